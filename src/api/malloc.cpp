@@ -1,0 +1,116 @@
+// The C allocation symbols, with glibc's names and semantics. Each is a thin shell over core/.
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "os/os.h"
+
+using namespace arenalloc;
+
+#define ARENALLOC_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+bool valid_alignment(size_t align) { return align != 0 && (align & (align - 1)) == 0; }
+
+}  // namespace
+
+ARENALLOC_EXPORT void* malloc(size_t size) noexcept { return alloc(size); }
+
+ARENALLOC_EXPORT void free(void* p) noexcept {
+  // free() must not change errno, even when it returns memory to the OS.
+  dealloc(p);
+}
+
+ARENALLOC_EXPORT void* calloc(size_t count, size_t size) noexcept {
+  return alloc_zeroed(count, size);
+}
+
+ARENALLOC_EXPORT void* realloc(void* p, size_t size) noexcept { return reallocate(p, size); }
+
+ARENALLOC_EXPORT void* reallocarray(void* p, size_t count, size_t size) noexcept {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return reallocate(p, total);
+}
+
+ARENALLOC_EXPORT void* memalign(size_t align, size_t size) noexcept {
+  if (!valid_alignment(align)) {  // glibc rounds a bad alignment up to a power of two
+    if (align > kMaxAlignment) {
+      errno = EINVAL;
+      return nullptr;
+    }
+    size_t a = 1;
+    while (a < align) a <<= 1;
+    align = a;
+  }
+  return alloc_aligned(size, align);
+}
+
+ARENALLOC_EXPORT int posix_memalign(void** out, size_t align, size_t size) noexcept {
+  if (!valid_alignment(align) || align % sizeof(void*) != 0) return EINVAL;
+  int saved = errno;
+  void* p = alloc_aligned(size, align);
+  errno = saved;
+  if (p == nullptr) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+ARENALLOC_EXPORT void* aligned_alloc(size_t align, size_t size) noexcept {
+  if (!valid_alignment(align)) {  // C17 and glibc 2.38: an invalid alignment fails
+    errno = EINVAL;
+    return nullptr;
+  }
+  return alloc_aligned(size, align);
+}
+
+ARENALLOC_EXPORT void* valloc(size_t size) noexcept {
+  return alloc_aligned(size, os::page_size());
+}
+
+ARENALLOC_EXPORT void* pvalloc(size_t size) noexcept {
+  size_t page = os::page_size();
+  size_t rounded = (size + page - 1) & ~(page - 1);
+  if (rounded < size) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return alloc_aligned(rounded == 0 ? page : rounded, page);
+}
+
+ARENALLOC_EXPORT size_t malloc_usable_size(void* p) noexcept { return usable_size(p); }
+
+// C23: the size (and alignment) are those given at allocation; arenalloc does not need them.
+ARENALLOC_EXPORT void free_sized(void* p, size_t /*size*/) noexcept { dealloc(p); }
+ARENALLOC_EXPORT void free_aligned_sized(void* p, size_t /*align*/, size_t /*size*/) noexcept {
+  dealloc(p);
+}
+
+ARENALLOC_EXPORT int malloc_trim(size_t /*pad*/) noexcept { return trim() ? 1 : 0; }
+
+// glibc's internal entry points, which some programs and libraries call directly.
+ARENALLOC_EXPORT void* __libc_malloc(size_t size) noexcept { return alloc(size); }
+ARENALLOC_EXPORT void __libc_free(void* p) noexcept { dealloc(p); }
+ARENALLOC_EXPORT void* __libc_calloc(size_t count, size_t size) noexcept {
+  return alloc_zeroed(count, size);
+}
+ARENALLOC_EXPORT void* __libc_realloc(void* p, size_t size) noexcept {
+  return reallocate(p, size);
+}
+ARENALLOC_EXPORT void* __libc_memalign(size_t align, size_t size) noexcept {
+  return memalign(align, size);
+}
+ARENALLOC_EXPORT void* __libc_valloc(size_t size) noexcept { return valloc(size); }
+ARENALLOC_EXPORT void* __libc_pvalloc(size_t size) noexcept { return pvalloc(size); }
+ARENALLOC_EXPORT void* __libc_reallocarray(void* p, size_t count, size_t size) noexcept {
+  return reallocarray(p, count, size);
+}
+ARENALLOC_EXPORT int __posix_memalign(void** out, size_t align, size_t size) noexcept {
+  return posix_memalign(out, align, size);
+}

@@ -1,0 +1,104 @@
+// Every C++ operator new and delete.
+//
+// The library does not link the C++ runtime (a C program that preloads arenalloc must not load
+// libstdc++). The two runtime functions operator new needs, std::get_new_handler and the throw
+// of std::bad_alloc, are weak references: any program that calls operator new has the runtime
+// loaded, so they resolve; if they do not, failure aborts with a message.
+#include <stdlib.h>
+
+#include <new>
+
+#include "core/alloc.h"
+#include "diag/format.h"
+
+using namespace arenalloc;
+
+extern "C" std::new_handler arenalloc_runtime_get_new_handler() noexcept
+    __asm__("_ZSt15get_new_handlerv") __attribute__((weak));
+extern "C" [[noreturn]] void arenalloc_runtime_throw_bad_alloc()
+    __asm__("_ZSt17__throw_bad_allocv") __attribute__((weak));
+
+#define ARENALLOC_EXPORT __attribute__((visibility("default")))
+
+namespace {
+
+// Out of memory in operator new: call the new-handler until it frees enough or gives up.
+[[gnu::noinline]] void* new_failed(size_t size, size_t align, bool nothrow) {
+  for (;;) {
+    std::new_handler handler =
+        arenalloc_runtime_get_new_handler != nullptr ? arenalloc_runtime_get_new_handler() : nullptr;
+    if (handler == nullptr) {
+      if (nothrow) return nullptr;
+      if (arenalloc_runtime_throw_bad_alloc != nullptr) arenalloc_runtime_throw_bad_alloc();
+      diag::Line line;
+      line.str("arenalloc: operator new(").dec(size).str(") failed: out of memory\n");
+      line.write_stderr();
+      abort();
+    }
+    handler();
+    void* p = align > 16 ? alloc_aligned(size, align) : alloc(size);
+    if (p != nullptr) return p;
+  }
+}
+
+inline void* new_impl(size_t size) {
+  void* p = alloc(size);
+  if (p != nullptr) [[likely]] return p;
+  return new_failed(size, 0, false);
+}
+inline void* new_nothrow(size_t size) noexcept {
+  void* p = alloc(size);
+  if (p != nullptr) [[likely]] return p;
+  return new_failed(size, 0, true);
+}
+inline void* new_aligned(size_t size, std::align_val_t al, bool nothrow) {
+  size_t align = static_cast<size_t>(al);
+  void* p = alloc_aligned(size, align);
+  if (p != nullptr) [[likely]] return p;
+  return new_failed(size, align, nothrow);
+}
+
+}  // namespace
+
+ARENALLOC_EXPORT void* operator new(size_t size) { return new_impl(size); }
+ARENALLOC_EXPORT void* operator new[](size_t size) { return new_impl(size); }
+ARENALLOC_EXPORT void* operator new(size_t size, const std::nothrow_t&) noexcept {
+  return new_nothrow(size);
+}
+ARENALLOC_EXPORT void* operator new[](size_t size, const std::nothrow_t&) noexcept {
+  return new_nothrow(size);
+}
+ARENALLOC_EXPORT void* operator new(size_t size, std::align_val_t al) {
+  return new_aligned(size, al, false);
+}
+ARENALLOC_EXPORT void* operator new[](size_t size, std::align_val_t al) {
+  return new_aligned(size, al, false);
+}
+ARENALLOC_EXPORT void* operator new(size_t size, std::align_val_t al,
+                                    const std::nothrow_t&) noexcept {
+  return new_aligned(size, al, true);
+}
+ARENALLOC_EXPORT void* operator new[](size_t size, std::align_val_t al,
+                                      const std::nothrow_t&) noexcept {
+  return new_aligned(size, al, true);
+}
+
+ARENALLOC_EXPORT void operator delete(void* p) noexcept { dealloc(p); }
+ARENALLOC_EXPORT void operator delete[](void* p) noexcept { dealloc(p); }
+ARENALLOC_EXPORT void operator delete(void* p, const std::nothrow_t&) noexcept { dealloc(p); }
+ARENALLOC_EXPORT void operator delete[](void* p, const std::nothrow_t&) noexcept { dealloc(p); }
+ARENALLOC_EXPORT void operator delete(void* p, size_t) noexcept { dealloc(p); }
+ARENALLOC_EXPORT void operator delete[](void* p, size_t) noexcept { dealloc(p); }
+ARENALLOC_EXPORT void operator delete(void* p, std::align_val_t) noexcept { dealloc(p); }
+ARENALLOC_EXPORT void operator delete[](void* p, std::align_val_t) noexcept { dealloc(p); }
+ARENALLOC_EXPORT void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  dealloc(p);
+}
+ARENALLOC_EXPORT void operator delete[](void* p, std::align_val_t,
+                                        const std::nothrow_t&) noexcept {
+  dealloc(p);
+}
+ARENALLOC_EXPORT void operator delete(void* p, size_t, std::align_val_t) noexcept { dealloc(p); }
+ARENALLOC_EXPORT void operator delete[](void* p, size_t, std::align_val_t) noexcept {
+  dealloc(p);
+}

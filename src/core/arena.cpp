@@ -1,0 +1,317 @@
+// Arenas: spans of slices, purging after a delay, abandoned pages, the empty-segment pool.
+#include "core/arena.h"
+
+#include <bit>
+
+#include "core/heap.h"
+#include "diag/options.h"
+#include "diag/stats.h"
+#include "os/os.h"
+
+namespace arenalloc {
+
+// ---- page lists ----
+
+void PageList::push_front(Page* p) {
+  p->prev = nullptr;
+  p->next = first;
+  if (first != nullptr) first->prev = p;
+  else last = p;
+  first = p;
+}
+void PageList::push_back(Page* p) {
+  p->next = nullptr;
+  p->prev = last;
+  if (last != nullptr) last->next = p;
+  else first = p;
+  last = p;
+}
+void PageList::remove(Page* p) {
+  if (p->prev != nullptr) p->prev->next = p->next;
+  else first = p->next;
+  if (p->next != nullptr) p->next->prev = p->prev;
+  else last = p->prev;
+  p->next = p->prev = nullptr;
+}
+Page* PageList::pop_front() {
+  Page* p = first;
+  if (p != nullptr) remove(p);
+  return p;
+}
+
+// ---- the arena table and the pool of empty segments ----
+
+namespace {
+
+Arena g_arenas[kMaxArenas];
+std::atomic<size_t> g_arena_count{1};
+
+Lock g_pool_lock;
+Segment* g_pool = nullptr;  // empty, purged segments, linked through next
+
+Segment* pool_take() {
+  LockGuard guard(g_pool_lock);
+  Segment* seg = g_pool;
+  if (seg != nullptr) g_pool = seg->next;
+  return seg;
+}
+
+void pool_put(Segment* seg) {
+  LockGuard guard(g_pool_lock);
+  seg->next = g_pool;
+  seg->prev = nullptr;
+  seg->arena = nullptr;
+  g_pool = seg;
+}
+
+void link_segment(Arena* arena, Segment* seg) {
+  seg->arena = arena;
+  seg->prev = nullptr;
+  seg->next = arena->segments;
+  if (arena->segments != nullptr) arena->segments->prev = seg;
+  arena->segments = seg;
+}
+
+void unlink_segment(Arena* arena, Segment* seg) {
+  if (seg->prev != nullptr) seg->prev->next = seg->next;
+  else arena->segments = seg->next;
+  if (seg->next != nullptr) seg->next->prev = seg->prev;
+  seg->next = seg->prev = nullptr;
+}
+
+size_t count_slices(const uint64_t* mask, size_t first, size_t count) {
+  size_t n = 0;
+  for (size_t i = first; i < first + count; ++i) n += (mask[i / 64] >> (i % 64)) & 1;
+  return n;
+}
+
+uint32_t now32(uint64_t now) { return static_cast<uint32_t>(now); }
+
+// Purge the dirty slices of `seg` that have waited the purge delay (all of them if `force`).
+size_t purge_segment(Arena* arena, Segment* seg, uint64_t now, bool force) {
+  const uint32_t delay = options::get().purge_delay_ms;
+  const bool lazy = options::get().purge_lazy;
+  uint64_t next_deadline = 0;
+  size_t purged = 0;
+  size_t run_start = 0, run_len = 0;
+  auto flush = [&] {
+    if (run_len == 0) return;
+    os::purge(reinterpret_cast<uint8_t*>(seg) + (run_start << kSliceShift), run_len << kSliceShift,
+              lazy);
+    mark_slices(seg->dirty_mask, run_start, run_len, false);
+    purged += run_len;
+    run_len = 0;
+  };
+  for (size_t w = 0; w < kSliceWords; ++w) {
+    uint64_t bits = seg->dirty_mask[w];
+    while (bits != 0) {
+      size_t i = w * 64 + static_cast<size_t>(std::countr_zero(bits));
+      bits &= bits - 1;
+      uint32_t waited = now32(now) - seg->dirty_since_ms[i];
+      if (force || waited >= delay) {
+        if (run_len != 0 && run_start + run_len == i) {
+          ++run_len;
+        } else {
+          flush();
+          run_start = i;
+          run_len = 1;
+        }
+      } else {
+        uint64_t deadline = now + (delay - waited);
+        if (next_deadline == 0 || deadline < next_deadline) next_deadline = deadline;
+      }
+    }
+  }
+  flush();
+  seg->purge_at_ms = next_deadline;
+  arena->dirty_slices -= purged;
+  return purged << kSliceShift;
+}
+
+// Slices go back to the free set, dirty from now on; the segment's purge deadline is armed.
+void mark_released(Arena* arena, Segment* seg, size_t first, size_t count, uint64_t now) {
+  mark_slices(seg->free_mask, first, count, true);
+  mark_slices(seg->dirty_mask, first, count, true);
+  for (size_t i = first; i < first + count; ++i) seg->dirty_since_ms[i] = now32(now);
+  seg->free_slices += static_cast<uint32_t>(count);
+  arena->dirty_slices += count;
+  if (seg->purge_at_ms == 0) {
+    seg->purge_at_ms = now + options::get().purge_delay_ms;
+    if (seg->purge_at_ms < arena->next_maintenance_ms) arena->next_maintenance_ms = seg->purge_at_ms;
+  }
+}
+
+// Collect remote frees on abandoned pages; return the ones that became empty.
+void sweep_abandoned(Arena* arena) {
+  if (arena->abandoned_count == 0) return;
+  for (size_t c = 0; c < kClassCount; ++c) {
+    Page* page = arena->abandoned[c].first;
+    while (page != nullptr) {
+      Page* next = page->next;
+      page_collect_thread_free(page);
+      if (page->used == 0) {
+        arena->abandoned[c].remove(page);
+        --arena->abandoned_count;
+        page->kind = PageKind::kFree;
+        page->in_queue = 0;
+        mark_released(arena, segment_of_page(page), page->first_slice, page->slice_count,
+                      os::now_ms());
+      }
+      page = next;
+    }
+  }
+}
+
+size_t maintain_locked(Arena* arena, uint64_t now, bool force) {
+  sweep_abandoned(arena);
+  size_t purged = 0;
+  uint64_t next = UINT64_MAX;
+  Segment* seg = arena->segments;
+  while (seg != nullptr) {
+    Segment* following = seg->next;
+    if (seg->purge_at_ms != 0 && (force || seg->purge_at_ms <= now))
+      purged += purge_segment(arena, seg, now, force);
+    if (seg->purge_at_ms != 0 && seg->purge_at_ms < next) next = seg->purge_at_ms;
+    // An entirely free, clean segment goes to the shared pool (its page descriptors purged too),
+    // unless it is the arena's last one.
+    if (seg->free_slices == kSlicesPerSegment - kFirstUsableSlice && seg->purge_at_ms == 0 &&
+        (arena->segments != seg || seg->next != nullptr)) {
+      unlink_segment(arena, seg);
+      os::purge(reinterpret_cast<uint8_t*>(seg) + kHugeHeaderSize,
+                kSliceSize - kHugeHeaderSize, false);
+      pool_put(seg);
+    }
+    seg = following;
+  }
+  if (arena->abandoned_count != 0) {
+    uint64_t sweep = now + options::get().purge_delay_ms;
+    if (sweep < next) next = sweep;
+  }
+  arena->next_maintenance_ms = next;
+  if (purged != 0) stats::global().bytes_purged.fetch_add(purged, std::memory_order_relaxed);
+  return purged;
+}
+
+void release_slices(Arena* arena, Segment* seg, size_t first, size_t count) {
+  uint64_t now = os::now_ms();
+  mark_released(arena, seg, first, count, now);
+  if (now >= arena->next_maintenance_ms) maintain_locked(arena, now, false);
+}
+
+}  // namespace
+
+Arena* arena_at(size_t index) { return &g_arenas[index]; }
+size_t arena_count() { return g_arena_count.load(std::memory_order_relaxed); }
+
+void arenas_init(size_t count) {
+  for (size_t i = 0; i < kMaxArenas; ++i) {
+    g_arenas[i].index = static_cast<uint32_t>(i);
+    g_arenas[i].next_maintenance_ms = UINT64_MAX;
+  }
+  arenas_set_count(count);
+}
+
+void arenas_set_count(size_t count) {
+  if (count < 1) count = 1;
+  if (count > kMaxArenas) count = kMaxArenas;
+  g_arena_count.store(count, std::memory_order_relaxed);
+}
+
+Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices) {
+  LockGuard guard(arena->lock);
+  uint64_t now = os::now_ms();
+  if (now >= arena->next_maintenance_ms) maintain_locked(arena, now, false);
+  Segment* seg = arena->segments;
+  int first = -1;
+  for (; seg != nullptr; seg = seg->next) {
+    first = find_free_run(seg, slices, align_slices);
+    if (first >= 0) break;
+  }
+  if (seg == nullptr) {
+    seg = pool_take();
+    if (seg == nullptr) seg = segment_map_new(arena);
+    if (seg == nullptr) return nullptr;
+    link_segment(arena, seg);
+    first = find_free_run(seg, slices, align_slices);
+    if (first < 0) return nullptr;  // request larger than a segment: callers prevent this
+  }
+  size_t f = static_cast<size_t>(first);
+  size_t dirty = count_slices(seg->dirty_mask, f, slices);
+  mark_slices(seg->free_mask, f, slices, false);
+  mark_slices(seg->dirty_mask, f, slices, false);
+  seg->free_slices -= static_cast<uint32_t>(slices);
+  arena->dirty_slices -= dirty;
+  Page* page = segment_make_page(seg, f, slices);
+  page->is_zero = dirty == 0;
+  return page;
+}
+
+void arena_free_page(Page* page) {
+  Segment* seg = segment_of_page(page);
+  Arena* arena = seg->arena;
+  LockGuard guard(arena->lock);
+  page->kind = PageKind::kFree;
+  page->owner.store(0, std::memory_order_relaxed);
+  page->in_queue = 0;
+  release_slices(arena, seg, page->first_slice, page->slice_count);
+}
+
+Page* arena_adopt_abandoned(Arena* arena, size_t size_class, Heap* heap) {
+  LockGuard guard(arena->lock);
+  Page* page = arena->abandoned[size_class].pop_front();
+  if (page == nullptr) return nullptr;
+  --arena->abandoned_count;
+  page->owner.store(reinterpret_cast<uintptr_t>(heap), std::memory_order_relaxed);
+  page_set_delay_state(page, kNoDelayed, false);
+  return page;
+}
+
+void arena_abandon_page(Page* page) {
+  Arena* arena = segment_of_page(page)->arena;
+  LockGuard guard(arena->lock);
+  arena->abandoned[page->size_class].push_back(page);
+  ++arena->abandoned_count;
+  uint64_t sweep = os::now_ms() + options::get().purge_delay_ms;
+  if (sweep < arena->next_maintenance_ms) arena->next_maintenance_ms = sweep;
+}
+
+bool arena_grow_large(Page* page, size_t slices) {
+  Segment* seg = segment_of_page(page);
+  Arena* arena = seg->arena;
+  LockGuard guard(arena->lock);
+  size_t end = size_t{page->first_slice} + page->slice_count;
+  size_t extra = slices - page->slice_count;
+  if (size_t{page->first_slice} + slices > kSlicesPerSegment) return false;
+  for (size_t i = end; i < end + extra; ++i)
+    if (!((seg->free_mask[i / 64] >> (i % 64)) & 1)) return false;
+  size_t dirty = count_slices(seg->dirty_mask, end, extra);
+  mark_slices(seg->free_mask, end, extra, false);
+  mark_slices(seg->dirty_mask, end, extra, false);
+  seg->free_slices -= static_cast<uint32_t>(extra);
+  arena->dirty_slices -= dirty;
+  for (size_t i = end; i < end + extra; ++i) seg->slice_page[i] = page->first_slice;
+  page->slice_count = static_cast<uint16_t>(slices);
+  page->block_size = slices << kSliceShift;
+  return true;
+}
+
+size_t arena_maintain(Arena* arena, bool force) {
+  LockGuard guard(arena->lock);
+  return maintain_locked(arena, os::now_ms(), force);
+}
+
+// Lock order: an arena's lock, then the segment pool's.
+void arenas_lock_all() {
+  for (size_t i = 0; i < kMaxArenas; ++i) g_arenas[i].lock.lock();
+  g_pool_lock.lock();
+}
+void arenas_unlock_all() {
+  g_pool_lock.unlock();
+  for (size_t i = 0; i < kMaxArenas; ++i) g_arenas[i].lock.unlock();
+}
+void arenas_reset_locks() {
+  for (size_t i = 0; i < kMaxArenas; ++i) g_arenas[i].lock.reset();
+  g_pool_lock.reset();
+}
+
+}  // namespace arenalloc

@@ -1,0 +1,73 @@
+// Arenas.
+//
+// An arena is a locked pool of segments. Heaps (one per thread) are spread over the arenas
+// round-robin and come here only on slow paths: for a fresh page, to return an empty page, for a
+// large block, and to abandon pages at thread exit. The lock is never taken per block.
+//
+// Free slices stay "dirty" (resident) for the purge delay after they are freed, so a burst that
+// frees and reallocates does not cost madvise calls and page faults; after the delay they are
+// purged (MADV_DONTNEED by default). A segment that becomes entirely free and clean is handed to
+// a process-wide pool of empty segments that every arena draws from before mapping new ones.
+//
+// Abandoned pages (still holding live blocks when their thread exited) wait in per-class lists
+// until a heap of this arena needs a page of that class and adopts them; maintenance also sweeps
+// them, returning those whose blocks have all been freed by other threads meanwhile.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/config.h"
+#include "core/lock.h"
+#include "core/page.h"
+#include "core/segment.h"
+#include "core/size_class.h"
+
+namespace arenalloc {
+
+struct PageList {
+  Page* first = nullptr;
+  Page* last = nullptr;
+  void push_front(Page* p);
+  void push_back(Page* p);
+  void remove(Page* p);
+  Page* pop_front();
+  bool empty() const { return first == nullptr; }
+};
+
+struct Arena {
+  Lock lock;
+  uint32_t index;
+  Segment* segments;  // doubly linked through Segment::next/prev
+  PageList abandoned[kClassCount];
+  size_t abandoned_count;
+  uint64_t next_maintenance_ms;
+  size_t dirty_slices;
+};
+
+// Process-wide arena table (core/arena.cpp).
+Arena* arena_at(size_t index);
+size_t arena_count();
+void arenas_init(size_t count);
+void arenas_set_count(size_t count);  // for threads created later
+
+// Slow paths; each takes the arena lock.
+Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices);  // kind left kFree
+void arena_free_page(Page* page);       // page of any kind but huge: slices back to its arena
+Page* arena_adopt_abandoned(Arena* arena, size_t size_class, Heap* heap);
+void arena_abandon_page(Page* page);    // page->owner already cleared
+// Grow a large block in place to `slices` slices if the slices after it are free.
+bool arena_grow_large(Page* page, size_t slices);
+// Purge due dirty slices and sweep abandoned pages; `force` purges everything now. Returns the
+// bytes purged.
+size_t arena_maintain(Arena* arena, bool force);
+inline void arena_maybe_maintain(Arena* arena, uint64_t now) {
+  if (now >= arena->next_maintenance_ms) arena_maintain(arena, false);
+}
+
+// fork(): hold every arena lock across fork, then release (parent) or reset (child).
+void arenas_lock_all();
+void arenas_unlock_all();
+void arenas_reset_locks();
+
+}  // namespace arenalloc

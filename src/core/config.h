@@ -1,0 +1,41 @@
+// Geometry of arenalloc's address space. Everything else derives from these constants.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace arenalloc {
+
+// A segment is a 32 MiB region aligned to its size, so segment_of(p) is one mask. It is cut into
+// 512 slices of 64 KiB; slice 0 holds the segment header, the others form pages.
+inline constexpr size_t kSegmentShift = 25;
+inline constexpr size_t kSegmentSize = size_t{1} << kSegmentShift;
+inline constexpr size_t kSliceShift = 16;
+inline constexpr size_t kSliceSize = size_t{1} << kSliceShift;
+inline constexpr size_t kSlicesPerSegment = kSegmentSize / kSliceSize;
+inline constexpr size_t kFirstUsableSlice = 1;
+
+// Blocks up to kMaxClassSize come from size-classed pages owned by a thread's heap; larger ones up
+// to kLargeMax are single-block spans of slices; above the mmap threshold, blocks get their own
+// mapping ("huge"). The threshold can be lowered by options but never raised above kLargeMax.
+inline constexpr size_t kMaxClassSize = 128 * 1024;
+inline constexpr size_t kLargeMax = kSegmentSize / 2;
+inline constexpr size_t kDefaultMmapThreshold = 8 * 1024 * 1024;
+
+// Huge blocks start after a one-OS-page header (or later, for alignment).
+inline constexpr size_t kHugeHeaderSize = 4096;
+// The largest alignment arenalloc can honour: a block must start in the first chunk of its
+// segment-aligned mapping, after the header.
+inline constexpr size_t kMaxAlignment = kSegmentSize / 2;
+
+// The largest request that is not an immediate ENOMEM: ptrdiff_t must be able to hold it.
+inline constexpr size_t kMaxRequest = (size_t{1} << 62);
+
+// Address bits covered by the segment map (x86-64 and aarch64 user space use 47-48 bits).
+inline constexpr size_t kAddressBits = 48;
+
+inline constexpr size_t kMaxArenas = 128;
+
+inline constexpr size_t align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
+
+}  // namespace arenalloc

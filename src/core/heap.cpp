@@ -1,0 +1,285 @@
+// Heap slow paths: finding a page with free blocks, frees that are not the fast local case,
+// retiring empty pages, and abandoning a heap at thread exit.
+#include "core/heap.h"
+
+#include <errno.h>
+
+#include <utility>
+
+#include "diag/report.h"
+#include "diag/stats.h"
+
+namespace arenalloc {
+
+Page g_empty_page{};
+
+namespace {
+template <size_t... I>
+constexpr Heap make_empty_heap(std::index_sequence<I...>) {
+  return Heap{{((void)I, &g_empty_page)...}, {}, {}, {}, nullptr, 0, 0, nullptr};
+}
+}  // namespace
+
+// Constant-initialised: the fast path may read it before any constructor runs.
+constinit Heap g_empty_heap = make_empty_heap(std::make_index_sequence<kDirectCount>{});
+__thread Heap* tls_heap __attribute__((tls_model("initial-exec"))) = &g_empty_heap;
+
+namespace {
+
+uint64_t next_key(Heap* heap) {
+  // xorshift64*: page keys need to be unpredictable from outside, not cryptographic.
+  uint64_t x = heap->random;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  heap->random = x;
+  return x * 0x2545F4914F6CDD1Dull;
+}
+
+void update_direct(Heap* heap, size_t c) {
+  if (class_size(c) > kDirectMax) return;
+  Page* page = heap->queues[c].first;
+  if (page == nullptr) page = &g_empty_page;
+  for (size_t i = class_direct_first(c); i <= class_direct_last(c); ++i) heap->direct[i] = page;
+}
+
+void queue_push_front(Heap* heap, Page* page) {
+  heap->queues[page->size_class].push_front(page);
+  page->in_queue = 1;
+  update_direct(heap, page->size_class);
+}
+
+void queue_remove(Heap* heap, Page* page) {
+  PageList& q = heap->queues[page->size_class];
+  bool was_first = q.first == page;
+  q.remove(page);
+  page->in_queue = 0;
+  if (was_first) update_direct(heap, page->size_class);
+}
+
+// Park a page that has no free block in the full list. False if remote frees arrived meanwhile
+// (the caller collects them instead).
+bool page_to_full(Heap* heap, Page* page) {
+  if (!page_set_delay_state(page, kUseDelayed, true)) return false;
+  queue_remove(heap, page);
+  heap->full.push_back(page);
+  page->owner.store(reinterpret_cast<uintptr_t>(heap) | kOwnerFull, std::memory_order_relaxed);
+  return true;
+}
+
+void page_unfull(Heap* heap, Page* page) {
+  heap->full.remove(page);
+  page_set_delay_state(page, kNoDelayed, false);
+  page->owner.store(reinterpret_cast<uintptr_t>(heap), std::memory_order_relaxed);
+  PageList& q = heap->queues[page->size_class];
+  if (q.empty()) {
+    queue_push_front(heap, page);
+  } else {
+    q.push_back(page);
+    page->in_queue = 1;
+  }
+}
+
+// Free of a block of a page this heap owns, full or not.
+void free_owned(Heap* heap, Page* page, Block* block) {
+  if (page->owner.load(std::memory_order_relaxed) & kOwnerFull) page_unfull(heap, page);
+  heap_free_local(heap, page, block);
+}
+
+void process_delayed(Heap* heap) {
+  if (heap->delayed_free.load(std::memory_order_relaxed) == nullptr) return;
+  Block* block = heap->delayed_free.exchange(nullptr, std::memory_order_acquire);
+  while (block != nullptr) {
+    Block* next = reinterpret_cast<Block*>(block->next_encoded);
+    free_owned(heap, page_of(segment_of(block), block), block);
+    block = next;
+  }
+}
+
+void free_remote(Page* page, Block* block) {
+  uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
+  bool delayed;
+  for (;;) {
+    uintptr_t state = tf & kDelayMask;
+    uintptr_t desired;
+    if (state == kDelayedFreeing) {
+      os::cpu_relax();
+      tf = page->thread_free.load(std::memory_order_relaxed);
+      continue;
+    }
+    if (state == kUseDelayed) {
+      desired = (tf & ~kDelayMask) | kDelayedFreeing;
+      delayed = true;
+    } else {
+      block->next_encoded = encode(page, reinterpret_cast<Block*>(tf & ~kDelayMask));
+      desired = reinterpret_cast<uintptr_t>(block) | state;
+      delayed = false;
+    }
+    if (page->thread_free.compare_exchange_weak(tf, desired, std::memory_order_acq_rel,
+                                                std::memory_order_relaxed))
+      break;
+  }
+  if (!delayed) return;
+  // The page is parked in its owner's full list: hand the block to the owner so it requeues the
+  // page. The owner cannot go away meanwhile: abandoning waits for kDelayedFreeing to clear.
+  Heap* owner = owner_heap(page->owner.load(std::memory_order_acquire));
+  Block* head = owner->delayed_free.load(std::memory_order_relaxed);
+  do {
+    block->next_encoded = reinterpret_cast<uintptr_t>(head);
+  } while (!owner->delayed_free.compare_exchange_weak(head, block, std::memory_order_release,
+                                                      std::memory_order_relaxed));
+  page->thread_free.store(kNoDelayed, std::memory_order_release);
+}
+
+}  // namespace
+
+Page* heap_find_page(Heap* heap, size_t c) noexcept {
+  process_delayed(heap);
+  PageList& q = heap->queues[c];
+  Page* page = q.first;
+  while (page != nullptr) {
+    page_collect(page);
+    if (page->free == nullptr && page->capacity < page->reserved) page_extend(page);
+    if (page->free != nullptr) {
+      if (page != q.first) {
+        queue_remove(heap, page);
+        queue_push_front(heap, page);
+      }
+      return page;
+    }
+    Page* next = page->next;
+    if (!page_to_full(heap, page)) continue;  // remote frees arrived: collect them
+    page = next;
+  }
+  // Adopt pages abandoned by exited threads before taking fresh memory.
+  while ((page = arena_adopt_abandoned(heap->arena, c, heap)) != nullptr) {
+    page_collect(page);
+    if (page->free == nullptr && page->capacity < page->reserved) page_extend(page);
+    queue_push_front(heap, page);
+    for (;;) {
+      if (page->free != nullptr) return page;
+      if (page_to_full(heap, page)) break;
+      page_collect(page);  // remote frees arrived while parking it
+    }
+  }
+  page = arena_take_span(heap->arena, class_page_slices(c), 1);
+  if (page == nullptr) return nullptr;
+  page_init_small(page, c, heap, next_key(heap));
+  queue_push_front(heap, page);
+  return page;
+}
+
+void* heap_malloc_class(Heap* heap, size_t c) noexcept {
+  if (heap == &g_empty_heap) [[unlikely]] {
+    heap = heap_for_thread();
+    if (heap == nullptr) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+  }
+  Page* page = heap->queues[c].first;
+  if (page == nullptr || page->free == nullptr) {
+    page = heap_find_page(heap, c);
+    if (page == nullptr) [[unlikely]] {
+      errno = ENOMEM;
+      return nullptr;
+    }
+  }
+  return heap_pop(page);
+}
+
+void* malloc_generic(Heap* heap, size_t n) noexcept {
+  if (n <= kMaxClassSize) return heap_malloc_class(heap, class_of(n));
+  return large_alloc(heap, n, 0, nullptr);
+}
+
+void page_retire(Heap* heap, Page* page) noexcept {
+  // Keep the last page of a class: a thread that allocates and frees one block in a loop must not
+  // go to the arena each time.
+  PageList& q = heap->queues[page->size_class];
+  if (page->in_queue && q.first == page && page->next == nullptr) return;
+  if (page->in_queue) queue_remove(heap, page);
+  else heap->full.remove(page);
+  arena_free_page(page);
+}
+
+void free_generic(Heap* heap, Page* page, void* p) noexcept {
+  uintptr_t owner = page->owner.load(std::memory_order_relaxed);
+  switch (page->kind) {
+    case PageKind::kSmall:
+      if (!page_is_block_start(page, p)) return diag::report_invalid_free(p, "not the start of a block");
+      if (owner_heap(owner) == heap) return free_owned(heap, page, static_cast<Block*>(p));
+      return free_remote(page, static_cast<Block*>(p));
+    case PageKind::kLarge:
+      if (p != page->start) return diag::report_invalid_free(p, "not the start of a block");
+      stats::large_freed(page->block_size);
+      return arena_free_page(page);
+    case PageKind::kHuge:
+      if (p != page->start) return diag::report_invalid_free(p, "not the start of a block");
+      return huge_free(page);
+    case PageKind::kFree:
+      break;
+  }
+  diag::report_invalid_free(p, "not allocated, or already freed");
+}
+
+void free_not_ours(void* p) noexcept {
+  if (p == nullptr) return;
+  diag::report_invalid_free(p, "not allocated by arenalloc");
+}
+
+void heap_collect(Heap* heap) noexcept {
+  if (heap == &g_empty_heap) return;
+  process_delayed(heap);
+  for (size_t c = 0; c < kClassCount; ++c) {
+    Page* page = heap->queues[c].first;
+    while (page != nullptr) {
+      Page* next = page->next;
+      page_collect_thread_free(page);
+      if (page->used == 0) {
+        queue_remove(heap, page);
+        arena_free_page(page);
+      }
+      page = next;
+    }
+  }
+}
+
+void heap_unstick_after_fork(Heap* heap) noexcept {
+  auto unstick = [](Page* page) {
+    uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
+    if ((tf & kDelayMask) == kDelayedFreeing) page->thread_free.store(kNoDelayed);
+  };
+  for (Page* page = heap->full.first; page != nullptr; page = page->next) unstick(page);
+  for (auto& q : heap->queues)
+    for (Page* page = q.first; page != nullptr; page = page->next) unstick(page);
+}
+
+void heap_abandon(Heap* heap) noexcept {
+  // 1. Stop delayed frees into this heap, waiting out any in flight; full pages rejoin queues.
+  while (Page* page = heap->full.pop_front()) {
+    page_set_delay_state(page, kNeverDelayed, false);
+    page->owner.store(reinterpret_cast<uintptr_t>(heap), std::memory_order_relaxed);
+    heap->queues[page->size_class].push_back(page);
+    page->in_queue = 1;
+  }
+  // 2. The delayed list is now final: apply it.
+  process_delayed(heap);
+  // 3. Return empty pages; abandon the others to the arena for adoption.
+  for (size_t c = 0; c < kClassCount; ++c) {
+    while (Page* page = heap->queues[c].pop_front()) {
+      page->in_queue = 0;
+      page_set_delay_state(page, kNeverDelayed, false);
+      page_collect_thread_free(page);
+      if (page->used == 0) {
+        arena_free_page(page);
+      } else {
+        page->owner.store(0, std::memory_order_relaxed);
+        arena_abandon_page(page);
+      }
+    }
+  }
+  for (auto& d : heap->direct) d = &g_empty_page;
+}
+
+}  // namespace arenalloc

@@ -1,0 +1,97 @@
+// Heaps: one per thread, owning the pages it allocates from.
+//
+// The heap is reached through an initial-exec TLS pointer that starts out pointing at a static
+// empty heap whose direct pointers all lead to an empty page: the malloc fast path therefore
+// needs no "is this thread initialised?" test. Its first pop fails, and the slow path gives the
+// thread a real heap.
+//
+//   direct[(n+7)/8]   for n <= 1 KiB, the page to pop from (the head of that class's queue)
+//   queues[class]     pages with (probably) free blocks, most useful first
+//   full              pages with no free block; their remote frees come via delayed_free
+//   delayed_free      blocks other threads freed into full pages (atomic stack, see page.h)
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/arena.h"
+#include "core/page.h"
+#include "core/segment.h"
+#include "core/size_class.h"
+
+namespace arenalloc {
+
+struct Heap {
+  Page* direct[kDirectCount];
+  PageList queues[kClassCount];
+  PageList full;
+  std::atomic<Block*> delayed_free;
+  Arena* arena;
+  uint64_t random;
+  uint32_t thread_id;
+  Heap* next_free;  // in the pool of unused heaps
+};
+
+extern Heap g_empty_heap;
+extern Page g_empty_page;
+extern __thread Heap* tls_heap __attribute__((tls_model("initial-exec")));
+
+// ---- slow paths (heap.cpp, large.cpp) ----
+[[gnu::noinline]] void* malloc_generic(Heap* heap, size_t n) noexcept;
+[[gnu::noinline]] void free_generic(Heap* heap, Page* page, void* p) noexcept;
+[[gnu::noinline]] void page_retire(Heap* heap, Page* page) noexcept;
+[[gnu::noinline]] void free_not_ours(void* p) noexcept;
+
+// A page with a free block for class c: from the queue, an abandoned page, or the arena.
+Page* heap_find_page(Heap* heap, size_t size_class) noexcept;
+// Blocks above kMaxClassSize: a span of slices, or a huge mapping above the mmap threshold.
+void* large_alloc(Heap* heap, size_t n, size_t align, bool* is_zero) noexcept;
+// Collect remote frees on this heap's pages, return empty ones (malloc_trim).
+void heap_collect(Heap* heap) noexcept;
+// Thread exit: give the heap's pages back or abandon them to the arena.
+void heap_abandon(Heap* heap) noexcept;
+// The calling thread's heap, created on first use; nullptr only if out of memory.
+Heap* heap_for_thread() noexcept;
+// Fork child: abandon the heaps of the threads that did not survive the fork (process.cpp).
+void heaps_abandon_others(Heap* keep) noexcept;
+// Fork child: a remote free caught mid-way (kDelayedFreeing) by the fork never completes; let
+// the heap's pages go on as if it had.
+void heap_unstick_after_fork(Heap* heap) noexcept;
+// Allocate a block of class c (any size class, not only the direct ones).
+void* heap_malloc_class(Heap* heap, size_t size_class) noexcept;
+
+// ---- fast paths ----
+
+[[gnu::always_inline]] inline void* heap_pop(Page* page) {
+  Block* block = page->free;
+  page->free = decode(page, block->next_encoded);
+  ++page->used;
+  return block;
+}
+
+[[gnu::always_inline]] inline void* heap_malloc(Heap* heap, size_t n) noexcept {
+  if (n <= kDirectMax) [[likely]] {
+    Page* page = heap->direct[direct_index(n)];
+    if (page->free != nullptr) [[likely]] return heap_pop(page);
+  }
+  return malloc_generic(heap, n);
+}
+
+[[gnu::always_inline]] inline void heap_free_local(Heap* heap, Page* page, void* p) noexcept {
+  Block* block = static_cast<Block*>(p);
+  block->next_encoded = encode(page, page->local_free);
+  page->local_free = block;
+  if (--page->used == 0) [[unlikely]] page_retire(heap, page);
+}
+
+[[gnu::always_inline]] inline void heap_free(void* p) noexcept {
+  if (!segmap::contains(p)) [[unlikely]] return free_not_ours(p);
+  Page* page = page_of(segment_of(p), p);
+  Heap* heap = tls_heap;
+  if (page->owner.load(std::memory_order_relaxed) == reinterpret_cast<uintptr_t>(heap)) [[likely]]
+    return heap_free_local(heap, page, p);
+  free_generic(heap, page, p);
+}
+
+}  // namespace arenalloc

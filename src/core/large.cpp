@@ -1,0 +1,48 @@
+// Blocks above the largest size class: single-block spans of slices in the heap's arena, and
+// huge blocks (at or above the mmap threshold) in mappings of their own.
+#include <errno.h>
+
+#include "core/heap.h"
+#include "diag/options.h"
+#include "diag/stats.h"
+
+namespace arenalloc {
+
+void* large_alloc(Heap* heap, size_t n, size_t align, bool* is_zero) noexcept {
+  if (n > kMaxRequest || align > kMaxAlignment) [[unlikely]] {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  size_t slices = (n + kSliceSize - 1) >> kSliceShift;
+  if (slices == 0) slices = 1;
+  Page* page = nullptr;
+  if (n < options::get().mmap_threshold && n <= kLargeMax && align <= kLargeMax) {
+    if (heap == &g_empty_heap) heap = heap_for_thread();
+    if (heap != nullptr) {
+      size_t align_slices = align > kSliceSize ? align >> kSliceShift : 1;
+      page = arena_take_span(heap->arena, slices, align_slices);
+    }
+    if (page != nullptr) {
+      page->kind = PageKind::kLarge;
+      page->block_size = slices << kSliceShift;
+      page->reserved = 1;
+      page->capacity = 1;
+      page->used = 1;
+      page->free = page->local_free = nullptr;
+      page->owner.store(0, std::memory_order_relaxed);
+      page->thread_free.store(kNoDelayed, std::memory_order_relaxed);
+      stats::large_allocated(page->block_size);
+    }
+  }
+  if (page == nullptr) {
+    page = huge_alloc(n, align);
+    if (page == nullptr) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+  }
+  if (is_zero != nullptr) *is_zero = page->is_zero;
+  return page->start;
+}
+
+}  // namespace arenalloc

@@ -1,0 +1,88 @@
+// Page-level free-list operations (see page.h for the three lists and the delayed-free states).
+#include "core/page.h"
+
+#include "core/size_class.h"
+#include "os/os.h"
+
+namespace arenalloc {
+
+void page_init_small(Page* page, size_t size_class, Heap* heap, uintptr_t key) {
+  page->free = nullptr;
+  page->local_free = nullptr;
+  page->used = 0;
+  page->capacity = 0;
+  page->block_size = class_size(size_class);
+  page->reserved = static_cast<uint32_t>((size_t{page->slice_count} << kSliceShift) /
+                                         page->block_size);
+  page->size_class = static_cast<uint8_t>(size_class);
+  page->kind = PageKind::kSmall;
+  page->in_queue = 0;
+  page->key = key;
+  page->thread_free.store(kNoDelayed, std::memory_order_relaxed);
+  page->owner.store(reinterpret_cast<uintptr_t>(heap), std::memory_order_relaxed);
+  page->next = page->prev = nullptr;
+  page_extend(page);
+}
+
+void page_extend(Page* page) {
+  size_t bs = page->block_size;
+  size_t extend = 4096 / bs;
+  if (extend == 0) extend = 1;
+  size_t left = page->reserved - page->capacity;
+  if (extend > left) extend = left;
+  if (extend == 0) return;
+  uint8_t* first = page->start + page->capacity * bs;
+  uint8_t* p = first;
+  for (size_t i = 1; i < extend; ++i, p += bs)
+    reinterpret_cast<Block*>(p)->next_encoded = encode(page, reinterpret_cast<Block*>(p + bs));
+  // The extension goes in front of whatever is free (normally nothing).
+  reinterpret_cast<Block*>(p)->next_encoded = encode(page, page->free);
+  page->free = reinterpret_cast<Block*>(first);
+  page->capacity += static_cast<uint32_t>(extend);
+}
+
+void page_collect_thread_free(Page* page) {
+  uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
+  if ((tf & ~kDelayMask) == 0) return;
+  while (!page->thread_free.compare_exchange_weak(tf, tf & kDelayMask, std::memory_order_acquire,
+                                                  std::memory_order_relaxed)) {
+  }
+  Block* head = reinterpret_cast<Block*>(tf & ~kDelayMask);
+  if (head == nullptr) return;
+  // Count the list (the owner needs `used` exact) and find its tail to splice onto local_free.
+  uint32_t count = 1;
+  Block* tail = head;
+  for (Block* next; (next = decode(page, tail->next_encoded)) != nullptr; tail = next) ++count;
+  tail->next_encoded = encode(page, page->local_free);
+  page->local_free = head;
+  page->used -= count;
+}
+
+void page_collect(Page* page) {
+  if (page->free != nullptr) return;
+  page_collect_thread_free(page);
+  page->free = page->local_free;
+  page->local_free = nullptr;
+}
+
+bool page_set_delay_state(Page* page, DelayState state, bool only_if_empty_list) {
+  uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
+  for (unsigned spins = 0;; ++spins) {
+    if ((tf & kDelayMask) == kDelayedFreeing) {
+      // A remote free is between its two steps; it finishes in a few instructions unless it was
+      // preempted, in which case give it the CPU.
+      if (spins > 64) os::yield();
+      else os::cpu_relax();
+      tf = page->thread_free.load(std::memory_order_relaxed);
+      continue;
+    }
+    if (only_if_empty_list && (tf & ~kDelayMask) != 0) return false;
+    if ((tf & kDelayMask) == state) return true;
+    if (page->thread_free.compare_exchange_weak(tf, (tf & ~kDelayMask) | state,
+                                                std::memory_order_acq_rel,
+                                                std::memory_order_relaxed))
+      return true;
+  }
+}
+
+}  // namespace arenalloc

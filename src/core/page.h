@@ -1,0 +1,109 @@
+// Pages and their free lists.
+//
+// A page is a run of slices inside a segment that serves blocks of one size class (kind kSmall),
+// or a single large block (kLarge), or the one block of a huge mapping (kHuge). Its descriptor
+// lives in the segment header, found from any block address by mask and index (segment.h).
+//
+// Free-list sharding: a small page keeps three lists so that the common cases never meet.
+//   free         blocks malloc pops from. Only the owner thread touches it.
+//   local_free   blocks the owner frees. Kept apart from `free` so that malloc's pop and free's
+//                push do not alias, and so that `free` running dry is a cheap moment to collect.
+//   thread_free  blocks freed by other threads: an atomic stack pushed with one CAS; the owner
+//                takes it whole with one exchange when `free` and `local_free` are empty.
+// The low two bits of thread_free hold the page's delayed-free state, which lets a page that the
+// owner parked as full (no free blocks, out of its queue) be woken by the first remote free:
+//   kNoDelayed       remote frees push onto thread_free.
+//   kUseDelayed      the page is in its heap's full list: the next remote free goes instead to the
+//                    heap's delayed_free list, so the owner notices and requeues the page.
+//   kDelayedFreeing  a remote thread is doing that right now (others wait; the owner must not
+//                    abandon the heap under it).
+//   kNeverDelayed    the page is abandoned (its thread exited): remote frees push onto thread_free.
+//
+// `used` counts blocks handed out minus frees the owner knows of; the page is empty at zero.
+// Next pointers are stored XORed with a per-page key so a heap overflow into a freed block cannot
+// aim the allocator at an address of the attacker's choosing.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace arenalloc {
+
+struct Heap;
+
+struct Block {
+  uintptr_t next_encoded;
+};
+
+enum class PageKind : uint8_t { kFree = 0, kSmall = 1, kLarge = 2, kHuge = 3 };
+
+enum DelayState : uintptr_t {
+  kNoDelayed = 0,
+  kUseDelayed = 1,
+  kDelayedFreeing = 2,
+  kNeverDelayed = 3,
+};
+inline constexpr uintptr_t kDelayMask = 3;
+
+// Bit 0 of Page::owner: the page sits in its heap's full list.
+inline constexpr uintptr_t kOwnerFull = 1;
+
+struct Page {
+  // Owner-thread fields, read and written on the fast paths.
+  Block* free;
+  Block* local_free;
+  uint32_t used;
+  uint32_t capacity;  // blocks carved out of the page so far
+  uint32_t reserved;  // blocks that fit in the page
+  uint8_t size_class;
+  PageKind kind;
+  uint8_t is_zero;  // kLarge/kHuge: the block's memory is known to read as zero
+  uint8_t in_queue;
+  uintptr_t key;
+  size_t block_size;  // for kLarge and kHuge, the usable size of the one block
+  // Heap* of the owner | kOwnerFull; 0 for large and abandoned pages. Only the owner changes it
+  // while it owns the page, so the owner may read it plainly; others read it relaxed.
+  std::atomic<uintptr_t> owner;
+  std::atomic<uintptr_t> thread_free;  // Block* | DelayState
+  Page* next;  // in a heap queue, the full list, or an arena's abandoned list
+  Page* prev;
+  uint8_t* start;  // first block
+  uint16_t first_slice;
+  uint16_t slice_count;
+  uint32_t reserved_pad;
+};
+
+inline Block* decode(const Page* page, uintptr_t encoded) {
+  return reinterpret_cast<Block*>(encoded ^ page->key);
+}
+inline uintptr_t encode(const Page* page, Block* next) {
+  return reinterpret_cast<uintptr_t>(next) ^ page->key;
+}
+
+inline Heap* owner_heap(uintptr_t owner) { return reinterpret_cast<Heap*>(owner & ~kOwnerFull); }
+
+// Page operations used by the heap (page.cpp). All are owner-thread only.
+void page_init_small(Page* page, size_t size_class, Heap* heap, uintptr_t key);
+// Carve more blocks onto `free` (at most ~one OS page worth at a time, so RSS follows use).
+void page_extend(Page* page);
+// Move local_free and then thread_free onto `free` when `free` is empty.
+void page_collect(Page* page);
+// Take the remote frees now (used when the page must be judged empty or not).
+void page_collect_thread_free(Page* page);
+// Set the delayed-free state, waiting out a remote free that is in kDelayedFreeing.
+// Returns false if `only_if_empty_list` and blocks are already on thread_free.
+bool page_set_delay_state(Page* page, DelayState state, bool only_if_empty_list);
+
+// Whether p is where a block of this page begins (interior and wild pointers are not).
+inline bool page_is_block_start(const Page* page, const void* p) {
+  size_t offset = static_cast<size_t>(static_cast<const uint8_t*>(p) - page->start);
+  return offset < size_t{page->reserved} * page->block_size && offset % page->block_size == 0;
+}
+
+inline bool page_all_free(const Page* page) { return page->used == 0; }
+inline bool page_has_free(const Page* page) {
+  return page->free != nullptr || page->capacity < page->reserved;
+}
+
+}  // namespace arenalloc

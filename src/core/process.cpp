@@ -1,0 +1,145 @@
+// Initialisation, per-thread heaps' life cycle, and fork.
+//
+// Initialisation never calls malloc: it reads the environment with a plain scan, reserves the
+// segment map with mmap, and creates one pthread key (which does not allocate). It runs on the
+// first allocation, which may come before any constructor (from another library's constructor,
+// from dlsym, from the dynamic loader's own use of calloc), and again harmlessly from our own
+// constructor, which adds the fork handlers.
+//
+// Heap structures are carved from mmapped chunks and recycled through a pool, never unmapped,
+// so a pointer to a heap stays valid for the life of the process (see free_remote's delayed path).
+#include "core/process.h"
+
+#include <pthread.h>
+
+#include <atomic>
+
+#include "core/arena.h"
+#include "core/heap.h"
+#include "diag/options.h"
+#include "diag/stats.h"
+#include "os/os.h"
+
+namespace arenalloc {
+namespace {
+
+std::atomic<int> g_state{0};  // 0 = not started, 1 = initialising, 2 = ready, 3 = failed
+pthread_key_t g_thread_key;
+uint64_t g_seed;
+
+// Heap pool: free heaps, plus a list of every heap ever made (for the fork child).
+Lock g_heaps_lock;
+Heap* g_free_heaps = nullptr;
+Heap* g_all_heaps[4096];  // enough for heaps of all live threads; beyond, fork-child cleanup skips
+size_t g_all_count = 0;
+uint8_t* g_chunk = nullptr;
+size_t g_chunk_left = 0;
+std::atomic<size_t> g_next_arena{0};
+
+constexpr size_t kHeapChunk = 256 * 1024;
+constexpr size_t kHeapStride = align_up(sizeof(Heap), 64);
+
+Heap* heap_pool_take() {
+  LockGuard guard(g_heaps_lock);
+  if (Heap* h = g_free_heaps) {
+    g_free_heaps = h->next_free;
+    return h;
+  }
+  if (g_chunk_left < kHeapStride) {
+    g_chunk = static_cast<uint8_t*>(os::reserve_aligned(kHeapChunk, os::page_size()));
+    if (g_chunk == nullptr) return nullptr;
+    os::name_mapping(g_chunk, kHeapChunk, "arenalloc-heaps");
+    g_chunk_left = kHeapChunk;
+  }
+  Heap* h = reinterpret_cast<Heap*>(g_chunk);
+  g_chunk += kHeapStride;
+  g_chunk_left -= kHeapStride;
+  if (g_all_count < sizeof(g_all_heaps) / sizeof(g_all_heaps[0])) g_all_heaps[g_all_count++] = h;
+  return h;
+}
+
+void heap_pool_put(Heap* h) {
+  LockGuard guard(g_heaps_lock);
+  h->thread_id = 0;
+  h->next_free = g_free_heaps;
+  g_free_heaps = h;
+}
+
+void thread_exit(void* value) {
+  Heap* heap = static_cast<Heap*>(value);
+  if (heap == nullptr || heap == &g_empty_heap) return;
+  heap_abandon(heap);
+  if (tls_heap == heap) tls_heap = &g_empty_heap;
+  heap_pool_put(heap);
+}
+
+void fork_prepare() {
+  g_heaps_lock.lock();
+  arenas_lock_all();
+}
+void fork_parent() {
+  arenas_unlock_all();
+  g_heaps_lock.unlock();
+}
+void fork_child() {
+  arenas_reset_locks();
+  g_heaps_lock.reset();
+  // Only the forking thread survives: the other threads' heaps are abandoned so their pages can
+  // be adopted and their blocks freed and reused in the child.
+  heaps_abandon_others(tls_heap);
+}
+
+[[gnu::constructor]] void library_constructor() {
+  if (process_init()) pthread_atfork(fork_prepare, fork_parent, fork_child);
+  if (options::get().stats_at_exit) atexit([] { stats::print(); });
+}
+
+}  // namespace
+
+bool process_init() noexcept {
+  int state = g_state.load(std::memory_order_acquire);
+  if (state == 2) [[likely]] return true;
+  if (state == 0 && g_state.compare_exchange_strong(state, 1, std::memory_order_acq_rel)) {
+    options::init();
+    bool ok = segmap::init();
+    arenas_init(options::arena_count());
+    ok = ok && pthread_key_create(&g_thread_key, thread_exit) == 0;
+    g_seed = os::random_seed();
+    g_state.store(ok ? 2 : 3, std::memory_order_release);
+    return ok;
+  }
+  while ((state = g_state.load(std::memory_order_acquire)) == 1) os::yield();
+  return state == 2;
+}
+
+Heap* heap_for_thread() noexcept {
+  if (tls_heap != &g_empty_heap) return tls_heap;
+  if (!process_init()) return nullptr;
+  Heap* h = heap_pool_take();
+  if (h == nullptr) return nullptr;
+  for (auto& d : h->direct) d = &g_empty_page;
+  for (auto& q : h->queues) q = PageList{};
+  h->full = PageList{};
+  h->delayed_free.store(nullptr, std::memory_order_relaxed);
+  size_t n = g_next_arena.fetch_add(1, std::memory_order_relaxed);
+  h->arena = arena_at(n % arena_count());
+  h->thread_id = os::thread_id();
+  h->random = (g_seed ^ reinterpret_cast<uintptr_t>(h) ^ (uint64_t{h->thread_id} << 32)) | 1;
+  tls_heap = h;
+  // May call calloc (for keys past the first 32): the thread already has its heap by now.
+  pthread_setspecific(g_thread_key, h);
+  return h;
+}
+
+void heaps_abandon_others(Heap* keep) noexcept {
+  for (size_t i = 0; i < g_all_count; ++i)
+    if (g_all_heaps[i]->thread_id != 0) heap_unstick_after_fork(g_all_heaps[i]);
+  for (size_t i = 0; i < g_all_count; ++i) {
+    Heap* h = g_all_heaps[i];
+    if (h == keep || h->thread_id == 0) continue;
+    heap_abandon(h);
+    heap_pool_put(h);
+  }
+}
+
+}  // namespace arenalloc

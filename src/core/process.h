@@ -1,0 +1,10 @@
+// Process-wide life cycle: lazy initialisation (safe from inside the first malloc), the
+// thread-exit hook, and fork handlers.
+#pragma once
+
+namespace arenalloc {
+
+// Idempotent; false only if the address-space reservations failed.
+bool process_init() noexcept;
+
+}  // namespace arenalloc

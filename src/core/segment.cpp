@@ -1,0 +1,155 @@
+// Segments: mapping them, their slice bitmaps, the segment map, and huge blocks.
+#include "core/segment.h"
+
+#include <bit>
+#include <cstring>
+
+#include "diag/stats.h"
+#include "os/os.h"
+
+namespace arenalloc {
+
+namespace segmap {
+uint8_t* table = nullptr;
+
+bool init() noexcept {
+  table = static_cast<uint8_t*>(os::reserve_aligned(kEntries, os::page_size()));
+  if (table != nullptr) os::name_mapping(table, kEntries, "arenalloc-segmap");
+  return table != nullptr;
+}
+void add(const Segment* seg) noexcept {
+  __atomic_store_n(&table[reinterpret_cast<uintptr_t>(seg) >> kSegmentShift], 1, __ATOMIC_RELEASE);
+}
+void remove(const Segment* seg) noexcept {
+  __atomic_store_n(&table[reinterpret_cast<uintptr_t>(seg) >> kSegmentShift], 0, __ATOMIC_RELEASE);
+}
+}  // namespace segmap
+
+void mark_slices(uint64_t* mask, size_t first, size_t count, bool set) {
+  while (count > 0) {
+    size_t word = first / 64, bit = first % 64;
+    size_t n = 64 - bit < count ? 64 - bit : count;
+    uint64_t bits = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << bit;
+    if (set) mask[word] |= bits;
+    else mask[word] &= ~bits;
+    first += n;
+    count -= n;
+  }
+}
+
+bool any_slice_set(const uint64_t* mask, size_t first, size_t count) {
+  while (count > 0) {
+    size_t word = first / 64, bit = first % 64;
+    size_t n = 64 - bit < count ? 64 - bit : count;
+    uint64_t bits = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << bit;
+    if (mask[word] & bits) return true;
+    first += n;
+    count -= n;
+  }
+  return false;
+}
+
+static bool slice_free(const Segment* seg, size_t i) {
+  return (seg->free_mask[i / 64] >> (i % 64)) & 1;
+}
+
+int find_free_run(const Segment* seg, size_t count, size_t align) {
+  if (seg->free_slices < count) return -1;
+  size_t i = kFirstUsableSlice;
+  while (i + count <= kSlicesPerSegment) {
+    // Skip to the next free slice a word at a time.
+    uint64_t word = seg->free_mask[i / 64] >> (i % 64);
+    if (word == 0) {
+      i = align_up(i + 1, 64);
+      continue;
+    }
+    i += std::countr_zero(word);
+    if (align > 1) i = align_up(i, align);
+    if (i + count > kSlicesPerSegment) break;
+    size_t run = 0;
+    while (run < count && slice_free(seg, i + run)) ++run;
+    if (run == count) return static_cast<int>(i);
+    i += run + 1;
+  }
+  return -1;
+}
+
+Segment* segment_map_new(Arena* arena) {
+  auto* seg = static_cast<Segment*>(os::reserve_aligned(kSegmentSize, kSegmentSize));
+  if (seg == nullptr) return nullptr;
+  os::name_mapping(seg, kSegmentSize, "arenalloc-segment");
+  // Fresh anonymous memory reads as zero: only the non-zero fields need writing.
+  seg->cookie = kSegmentCookie;
+  seg->kind = SegmentKind::kNormal;
+  seg->arena = arena;
+  seg->mapping_size = kSegmentSize;
+  mark_slices(seg->free_mask, kFirstUsableSlice, kSlicesPerSegment - kFirstUsableSlice, true);
+  seg->free_slices = kSlicesPerSegment - kFirstUsableSlice;
+  segmap::add(seg);
+  stats::global().segments_mapped.fetch_add(1, std::memory_order_relaxed);
+  return seg;
+}
+
+Page* segment_make_page(Segment* seg, size_t first, size_t count) {
+  for (size_t i = first; i < first + count; ++i) seg->slice_page[i] = static_cast<uint16_t>(first);
+  Page* page = &seg->pages[first];
+  page->first_slice = static_cast<uint16_t>(first);
+  page->slice_count = static_cast<uint16_t>(count);
+  page->start = reinterpret_cast<uint8_t*>(seg) + (first << kSliceShift);
+  return page;
+}
+
+// ---- huge blocks ----
+
+static size_t huge_offset(size_t align) {
+  return align_up(kHugeHeaderSize, align > kHugeHeaderSize ? align : kHugeHeaderSize);
+}
+
+Page* huge_alloc(size_t size, size_t align) {
+  if (align > kMaxAlignment || size > kMaxRequest) return nullptr;
+  size_t offset = huge_offset(align);
+  size_t total = align_up(offset + size, os::page_size());
+  // Reserve at least a whole segment so no foreign mapping can share the segment-map entry.
+  size_t mapping = total < kSegmentSize ? kSegmentSize : total;
+  auto* seg = static_cast<Segment*>(os::reserve_aligned(mapping, kSegmentSize));
+  if (seg == nullptr) return nullptr;
+  os::name_mapping(seg, mapping, "arenalloc-huge");
+  seg->cookie = kSegmentCookie;
+  seg->kind = SegmentKind::kHuge;
+  seg->mapping_size = mapping;
+  Page* page = &seg->pages[0];
+  page->kind = PageKind::kHuge;
+  page->start = reinterpret_cast<uint8_t*>(seg) + offset;
+  page->block_size = total - offset;
+  page->reserved = 1;
+  page->used = 1;
+  page->is_zero = 1;
+  page->slice_count = 1;
+  segmap::add(seg);
+  stats::huge_allocated(total);
+  return page;
+}
+
+void huge_free(Page* page) {
+  Segment* seg = segment_of_page(page);
+  stats::huge_freed(static_cast<size_t>(page->start - reinterpret_cast<uint8_t*>(seg)) +
+                    page->block_size);
+  page->kind = PageKind::kFree;
+  segmap::remove(seg);
+  os::release(seg, seg->mapping_size);
+}
+
+bool huge_resize_in_place(Page* page, size_t size) {
+  Segment* seg = segment_of_page(page);
+  size_t offset = static_cast<size_t>(page->start - reinterpret_cast<uint8_t*>(seg));
+  size_t total = align_up(offset + size, os::page_size());
+  if (size > kMaxRequest || total > seg->mapping_size) return false;
+  size_t old_total = offset + page->block_size;
+  if (total < old_total) os::purge(reinterpret_cast<uint8_t*>(seg) + total, old_total - total, false);
+  stats::huge_freed(old_total);
+  stats::huge_allocated(total);
+  page->block_size = total - offset;
+  return true;
+}
+
+}  // namespace arenalloc

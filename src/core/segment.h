@@ -1,0 +1,93 @@
+// Segments and the segment map.
+//
+// A segment is kSegmentSize bytes aligned to kSegmentSize. Its first slice is the header below:
+// the page descriptors for every slice, the map from slice to the page that covers it, and the
+// arena's bookkeeping of which slices are free and which free slices still hold memory (dirty,
+// waiting to be purged). A huge block's mapping starts with the same header, with one page.
+//
+// The segment map is one byte per possible segment address over the whole user address space
+// (2^48 / 32 MiB = 8 MiB of reserved, lazily touched memory). free() consults it before reading
+// any header, so a pointer arenalloc never returned is recognised instead of dereferenced.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/config.h"
+#include "core/page.h"
+
+namespace arenalloc {
+
+struct Arena;
+
+enum class SegmentKind : uint8_t { kNormal = 1, kHuge = 2 };
+
+inline constexpr size_t kSliceWords = kSlicesPerSegment / 64;
+inline constexpr uint64_t kSegmentCookie = 0x61726e616c6c6f63ull;  // "arnalloc"
+
+struct Segment {
+  uint64_t cookie;
+  SegmentKind kind;
+  uint32_t free_slices;  // count of bits in free_mask
+  Arena* arena;
+  size_t mapping_size;  // huge: the whole mapping
+  Segment* next;        // in its arena's list, or the pool of empty segments
+  Segment* prev;
+  uint64_t purge_at_ms;               // earliest deadline of a dirty slice; 0 = none dirty
+  uint64_t free_mask[kSliceWords];    // slice is free
+  uint64_t dirty_mask[kSliceWords];   // free slice whose memory may still be resident
+  uint16_t slice_page[kSlicesPerSegment];  // slice -> first slice of the page covering it
+  Page pages[kSlicesPerSegment];           // descriptor of the page starting at each slice
+  uint32_t dirty_since_ms[kSlicesPerSegment];
+};
+static_assert(sizeof(Segment) <= kSliceSize, "the header must fit in slice 0");
+static_assert(offsetof(Segment, pages) + sizeof(Page) <= kHugeHeaderSize,
+              "a huge block's header must fit in one OS page");
+
+inline Segment* segment_of(const void* p) {
+  return reinterpret_cast<Segment*>(reinterpret_cast<uintptr_t>(p) & ~(kSegmentSize - 1));
+}
+
+inline Page* page_of(Segment* seg, const void* p) {
+  size_t slice = (reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(seg)) >> kSliceShift;
+  return &seg->pages[seg->slice_page[slice]];
+}
+
+inline Segment* segment_of_page(const Page* page) {
+  return reinterpret_cast<Segment*>(reinterpret_cast<uintptr_t>(page) & ~(kSegmentSize - 1));
+}
+
+// ---- segment map ----
+namespace segmap {
+inline constexpr size_t kEntries = size_t{1} << (kAddressBits - kSegmentShift);
+extern uint8_t* table;  // reserved at process start
+bool init() noexcept;
+inline bool contains(const void* p) {
+  size_t index = reinterpret_cast<uintptr_t>(p) >> kSegmentShift;
+  if (index >= kEntries) [[unlikely]] return false;
+  return __atomic_load_n(&table[index], __ATOMIC_RELAXED) != 0;
+}
+void add(const Segment* seg) noexcept;
+void remove(const Segment* seg) noexcept;
+}  // namespace segmap
+
+// ---- slice bitmaps ----
+// First run of `count` free slices starting at a multiple of `align` (both in slices); -1 if none.
+int find_free_run(const Segment* seg, size_t count, size_t align);
+void mark_slices(uint64_t* mask, size_t first, size_t count, bool set);
+bool any_slice_set(const uint64_t* mask, size_t first, size_t count);
+
+// A fresh normal segment for `arena`, mapped and named; all slices but the header free and clean.
+Segment* segment_map_new(Arena* arena);
+// Turn slices [first, first+count) into a page descriptor (slice map updated).
+Page* segment_make_page(Segment* seg, size_t first, size_t count);
+
+// ---- huge blocks ----
+// A block of `size` bytes aligned to `align` in a mapping of its own; nullptr if out of memory.
+Page* huge_alloc(size_t size, size_t align);
+void huge_free(Page* page);
+// Grow or shrink in place within the mapping; false if it does not fit.
+bool huge_resize_in_place(Page* page, size_t size);
+
+}  // namespace arenalloc

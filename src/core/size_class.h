@@ -1,0 +1,77 @@
+// Size classes.
+//
+// Every multiple of 8 up to 128 bytes, then four classes per power of two (160, 192, 224, 256,
+// 320, ...) up to kMaxClassSize, so a block wastes at most 12.5% of its size above 128 bytes.
+// A block is aligned to the largest power of two dividing its size, up to the 64 KiB slice
+// alignment of its page: requests that need more alignment pick a class that is a multiple of it.
+//
+// Requests up to kDirectMax bytes are mapped to a class by one table lookup on (n + 7) / 8; that
+// same index selects the heap's direct page pointer on the malloc fast path.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/config.h"
+
+namespace arenalloc {
+
+inline constexpr size_t kDirectMax = 1024;
+inline constexpr size_t kDirectCount = kDirectMax / 8 + 1;  // indices 0..128
+
+inline constexpr size_t kClassCount = 16 + 4 * (std::bit_width(kMaxClassSize) - 8);  // 56
+
+constexpr size_t compute_class_size(size_t c) {
+  if (c < 16) return (c + 1) * 8;
+  size_t group = (c - 16) / 4;         // 0 for (128, 256]
+  size_t step = size_t{32} << group;   // a quarter of the group's lower bound
+  return (size_t{128} << group) + step * ((c - 16) % 4 + 1);
+}
+
+inline constexpr std::array<uint32_t, kClassCount> kClassSize = [] {
+  std::array<uint32_t, kClassCount> t{};
+  for (size_t c = 0; c < kClassCount; ++c) t[c] = static_cast<uint32_t>(compute_class_size(c));
+  return t;
+}();
+
+// The class for a request of n bytes, n <= kMaxClassSize.
+constexpr size_t class_of_computed(size_t n) {
+  if (n <= 128) return n == 0 ? 0 : (n - 1) / 8;
+  size_t k = std::bit_width(n - 1);     // 2^(k-1) < n <= 2^k, k >= 8
+  size_t step_shift = k - 3;            // step = 2^(k-1) / 4
+  size_t sub = (n - 1 - (size_t{1} << (k - 1))) >> step_shift;  // 0..3
+  return 16 + (k - 8) * 4 + sub;
+}
+
+inline constexpr std::array<uint8_t, kDirectCount> kDirectClass = [] {
+  std::array<uint8_t, kDirectCount> t{};
+  for (size_t i = 0; i < kDirectCount; ++i) t[i] = static_cast<uint8_t>(class_of_computed(i * 8));
+  return t;
+}();
+
+inline constexpr size_t direct_index(size_t n) { return (n + 7) >> 3; }
+
+inline size_t class_of(size_t n) {
+  if (n <= kDirectMax) return kDirectClass[direct_index(n)];
+  return class_of_computed(n);
+}
+
+inline constexpr size_t class_size(size_t c) { return kClassSize[c]; }
+
+// Slices in a page of class c: one 64 KiB slice holds at least 8 blocks up to 8 KiB; larger
+// classes get spans of up to 8 slices so a page still holds several blocks.
+constexpr size_t class_page_slices(size_t c) {
+  size_t s = class_size(c);
+  size_t slices = (8 * s + kSliceSize - 1) / kSliceSize;
+  return slices < 1 ? 1 : (slices > 8 ? 8 : slices);
+}
+
+// The direct-table indices that map to class c (empty range for classes above kDirectMax).
+constexpr size_t class_direct_first(size_t c) { return c == 0 ? 0 : class_size(c - 1) / 8 + 1; }
+constexpr size_t class_direct_last(size_t c) {
+  return class_size(c) > kDirectMax ? kDirectCount - 1 : class_size(c) / 8;
+}
+
+}  // namespace arenalloc

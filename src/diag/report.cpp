@@ -1,0 +1,27 @@
+#include "diag/report.h"
+
+#include <stdlib.h>
+
+#include "diag/format.h"
+#include "diag/options.h"
+#include "os/os.h"
+
+namespace arenalloc::diag {
+
+void report_invalid_free(const void* p, const char* why) noexcept {
+  OnError action = options::get().on_error;
+  if (action == OnError::kIgnore) return;
+  Line line;
+  line.str("arenalloc: invalid free of ").ptr(p).str(" (").str(why).str(") in thread ")
+      .dec(os::thread_id()).str("\n");
+  line.write_stderr();
+  if (action == OnError::kAbort) abort();
+}
+
+void warn(const char* message) noexcept {
+  Line line;
+  line.str("arenalloc: warning: ").str(message).str("\n");
+  line.write_stderr();
+}
+
+}  // namespace arenalloc::diag

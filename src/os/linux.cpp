@@ -1,0 +1,188 @@
+// Linux implementation of the platform layer (see os.h). Raw system calls only: no stdio, no
+// malloc, nothing that could re-enter the allocator.
+#include "os/os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+#ifndef MADV_FREE
+#define MADV_FREE 8
+#endif
+
+extern char** environ;
+
+namespace arenalloc::os {
+namespace {
+
+std::atomic<uint64_t> n_mmap{0}, n_munmap{0}, n_madvise{0}, n_mremap{0};
+std::atomic<int> naming_supported{1};
+
+void count(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+
+void* map_anonymous(size_t size) {
+  count(n_mmap);
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+}  // namespace
+
+void* reserve_aligned(size_t size, size_t align) noexcept {
+  if (size == 0 || size + align < size) return nullptr;
+  // Optimistic: the kernel often hands out aligned addresses for aligned sizes.
+  uint8_t* p = static_cast<uint8_t*>(map_anonymous(size));
+  if (p == nullptr) return nullptr;
+  if ((reinterpret_cast<uintptr_t>(p) & (align - 1)) == 0) return p;
+  release(p, size);
+  // Over-reserve, then trim the unaligned head and the tail.
+  size_t padded = size + align;
+  if (padded < size) return nullptr;
+  p = static_cast<uint8_t*>(map_anonymous(padded));
+  if (p == nullptr) return nullptr;
+  uintptr_t start = (reinterpret_cast<uintptr_t>(p) + align - 1) & ~(uintptr_t)(align - 1);
+  uint8_t* aligned = reinterpret_cast<uint8_t*>(start);
+  size_t head = aligned - p;
+  size_t tail = padded - head - size;
+  if (head != 0) release(p, head);
+  if (tail != 0) release(aligned + size, tail);
+  return aligned;
+}
+
+void release(void* addr, size_t size) noexcept {
+  count(n_munmap);
+  munmap(addr, size);
+}
+
+bool purge(void* addr, size_t size, bool lazy) noexcept {
+  count(n_madvise);
+  if (lazy && madvise(addr, size, MADV_FREE) == 0) return true;
+  return madvise(addr, size, MADV_DONTNEED) == 0;
+}
+
+void name_mapping(void* addr, size_t size, const char* name) noexcept {
+  if (naming_supported.load(std::memory_order_relaxed) == 0) return;
+  if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, reinterpret_cast<unsigned long>(addr), size,
+            reinterpret_cast<unsigned long>(name)) != 0 &&
+      errno == EINVAL) {
+    naming_supported.store(0, std::memory_order_relaxed);  // kernel without CONFIG_ANON_VMA_NAME
+  }
+}
+
+void advise_huge(void* addr, size_t size, bool huge) noexcept {
+  count(n_madvise);
+  madvise(addr, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
+
+bool remap_fixed(void* from, size_t size, void* to, size_t new_size) noexcept {
+  count(n_mremap);
+  void* r = mremap(from, size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+  return r != MAP_FAILED;
+}
+
+SyscallCounts syscall_counts() noexcept {
+  return {n_mmap.load(std::memory_order_relaxed), n_munmap.load(std::memory_order_relaxed),
+          n_madvise.load(std::memory_order_relaxed), n_mremap.load(std::memory_order_relaxed)};
+}
+
+size_t page_size() noexcept {
+  static std::atomic<size_t> cached{0};
+  size_t s = cached.load(std::memory_order_relaxed);
+  if (s == 0) {
+    long v = sysconf(_SC_PAGESIZE);
+    s = v > 0 ? static_cast<size_t>(v) : 4096;
+    cached.store(s, std::memory_order_relaxed);
+  }
+  return s;
+}
+
+unsigned cpu_count() noexcept {
+  cpu_set_t set;
+  if (syscall(SYS_sched_getaffinity, 0, sizeof(set), &set) > 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return static_cast<unsigned>(n);
+  }
+  return 1;
+}
+
+uint64_t now_ms() noexcept {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+uint32_t thread_id() noexcept { return static_cast<uint32_t>(syscall(SYS_gettid)); }
+
+uint64_t random_seed() noexcept {
+  uint64_t seed = 0;
+  if (syscall(SYS_getrandom, &seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed)) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    seed = static_cast<uint64_t>(ts.tv_nsec) * 0x9E3779B97F4A7C15ull ^
+           reinterpret_cast<uintptr_t>(&seed);
+  }
+  return seed | 1;
+}
+
+const char* getenv(const char* name) noexcept {
+  if (environ == nullptr) return nullptr;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const char* a = *e;
+    const char* b = name;
+    while (*b != '\0' && *a == *b) ++a, ++b;
+    if (*b == '\0' && *a == '=') return a + 1;
+  }
+  return nullptr;
+}
+
+void write_stderr(const char* text, size_t len) noexcept {
+  while (len > 0) {
+    ssize_t n = write(STDERR_FILENO, text, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    text += n;
+    len -= static_cast<size_t>(n);
+  }
+}
+
+size_t resident_bytes() noexcept {
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[128];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  const char* p = buf;
+  while (*p != ' ' && *p != '\0') ++p;  // skip total size
+  while (*p == ' ') ++p;
+  size_t pages = 0;
+  while (*p >= '0' && *p <= '9') pages = pages * 10 + static_cast<size_t>(*p++ - '0');
+  return pages * page_size();
+}
+
+void futex_wait(uint32_t* addr, uint32_t expected) noexcept {
+  syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+}
+
+void futex_wake_one(uint32_t* addr) noexcept {
+  syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+void yield() noexcept { sched_yield(); }
+
+}  // namespace arenalloc::os

@@ -1,0 +1,58 @@
+// The platform layer: every system call arenalloc makes goes through here.
+//
+// Nothing in this file allocates: it is used while the allocator initialises and from inside
+// malloc itself. Errors are returned, never thrown or printed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace arenalloc::os {
+
+// ---- address space ----
+// Reserve `size` bytes aligned to `align` (a power of two >= the OS page size). The memory is
+// readable and writable, counted as RSS only once touched (MAP_NORESERVE). nullptr on failure.
+void* reserve_aligned(size_t size, size_t align) noexcept;
+// Give address space back to the OS.
+void release(void* addr, size_t size) noexcept;
+// Drop the contents of committed pages so they stop counting as RSS; they read as zero after.
+// `lazy` uses MADV_FREE (cheaper, but pages stay in RSS until the kernel needs them).
+bool purge(void* addr, size_t size, bool lazy) noexcept;
+// Name a mapping for /proc/PID/maps ("[anon:NAME]"), where the kernel supports it.
+void name_mapping(void* addr, size_t size, const char* name) noexcept;
+// Ask for (or refuse) transparent huge pages on a range.
+void advise_huge(void* addr, size_t size, bool huge) noexcept;
+// Move the pages of [from, from+size) to `to` (an address we reserved), without copying.
+bool remap_fixed(void* from, size_t size, void* to, size_t new_size) noexcept;
+
+// Counters of the calls above (read by statistics).
+struct SyscallCounts {
+  uint64_t mmap, munmap, madvise, mremap;
+};
+SyscallCounts syscall_counts() noexcept;
+
+// ---- machine ----
+size_t page_size() noexcept;
+unsigned cpu_count() noexcept;  // CPUs this process may run on
+uint64_t now_ms() noexcept;     // monotonic, coarse (vDSO, no syscall)
+uint32_t thread_id() noexcept;  // kernel tid
+uint64_t random_seed() noexcept;
+
+// ---- environment and output (no malloc) ----
+const char* getenv(const char* name) noexcept;
+void write_stderr(const char* text, size_t len) noexcept;
+size_t resident_bytes() noexcept;  // current RSS, from /proc/self/statm
+
+// ---- waiting ----
+void futex_wait(uint32_t* addr, uint32_t expected) noexcept;
+void futex_wake_one(uint32_t* addr) noexcept;
+void yield() noexcept;
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace arenalloc::os
