@@ -149,7 +149,7 @@ void sweep_abandoned(Arena* arena) {
     while (page != nullptr) {
       Page* next = page->next;
       page_collect_thread_free(page);
-      if (page->used == 0) {
+      if (page_all_free(page)) {
         arena->abandoned[c].remove(page);
         --arena->abandoned_count;
         page->kind = PageKind::kFree;
@@ -177,8 +177,8 @@ size_t maintain_locked(Arena* arena, uint64_t now, bool force) {
     if (seg->free_slices == kSlicesPerSegment - kFirstUsableSlice && seg->purge_at_ms == 0 &&
         (arena->segments != seg || seg->next != nullptr)) {
       unlink_segment(arena, seg);
-      os::purge(reinterpret_cast<uint8_t*>(seg) + kHugeHeaderSize,
-                kSliceSize - kHugeHeaderSize, false);
+      os::purge(reinterpret_cast<uint8_t*>(seg) + kPurgeableHeaderStart,
+                kSliceSize - kPurgeableHeaderStart, false);
       pool_put(seg);
     }
     seg = following;
@@ -289,7 +289,7 @@ bool arena_grow_large(Page* page, size_t slices) {
   mark_slices(seg->dirty_mask, end, extra, false);
   seg->free_slices -= static_cast<uint32_t>(extra);
   arena->dirty_slices -= dirty;
-  for (size_t i = end; i < end + extra; ++i) seg->slice_page[i] = page->first_slice;
+  for (size_t i = end; i < end + extra; ++i) seg->slice_page[i] = page;
   page->slice_count = static_cast<uint16_t>(slices);
   page->block_size = slices << kSliceShift;
   return true;

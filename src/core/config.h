@@ -22,8 +22,8 @@ inline constexpr size_t kMaxClassSize = 128 * 1024;
 inline constexpr size_t kLargeMax = kSegmentSize / 2;
 inline constexpr size_t kDefaultMmapThreshold = 8 * 1024 * 1024;
 
-// Huge blocks start after a one-OS-page header (or later, for alignment).
-inline constexpr size_t kHugeHeaderSize = 4096;
+// Huge blocks start after a header of two OS pages (or later, for alignment).
+inline constexpr size_t kHugeHeaderSize = 8192;
 // The largest alignment arenalloc can honour: a block must start in the first chunk of its
 // segment-aligned mapping, after the header.
 inline constexpr size_t kMaxAlignment = kSegmentSize / 2;

@@ -43,7 +43,23 @@ void update_direct(Heap* heap, size_t c) {
   for (size_t i = class_direct_first(c); i <= class_direct_last(c); ++i) heap->direct[i] = page;
 }
 
+// A class's kept page (see Page::kept) stops being special once another page joins the queue;
+// if it is empty by then it goes back to the arena.
+void unkeep(Heap* heap, PageList& q) {
+  Page* first = q.first;
+  if (first == nullptr || !first->kept) return;
+  first->kept = 0;
+  first->used -= kKeptBias;
+  if (first->used == 0) {
+    q.remove(first);
+    first->in_queue = 0;
+    arena_free_page(first);
+  }
+  (void)heap;
+}
+
 void queue_push_front(Heap* heap, Page* page) {
+  if (heap->queues[page->size_class].first != page) unkeep(heap, heap->queues[page->size_class]);
   heap->queues[page->size_class].push_front(page);
   page->in_queue = 1;
   update_direct(heap, page->size_class);
@@ -61,6 +77,10 @@ void queue_remove(Heap* heap, Page* page) {
 // (the caller collects them instead).
 bool page_to_full(Heap* heap, Page* page) {
   if (!page_set_delay_state(page, kUseDelayed, true)) return false;
+  if (page->kept) {  // a full page is not empty: it retires normally once freed
+    page->kept = 0;
+    page->used -= kKeptBias;
+  }
   queue_remove(heap, page);
   heap->full.push_back(page);
   page->owner.store(reinterpret_cast<uintptr_t>(heap) | kOwnerFull, std::memory_order_relaxed);
@@ -75,6 +95,8 @@ void page_unfull(Heap* heap, Page* page) {
   if (q.empty()) {
     queue_push_front(heap, page);
   } else {
+    unkeep(heap, q);
+    if (q.empty()) return queue_push_front(heap, page);
     q.push_back(page);
     page->in_queue = 1;
   }
@@ -197,7 +219,11 @@ void page_retire(Heap* heap, Page* page) noexcept {
   // Keep the last page of a class: a thread that allocates and frees one block in a loop must not
   // go to the arena each time.
   PageList& q = heap->queues[page->size_class];
-  if (page->in_queue && q.first == page && page->next == nullptr) return;
+  if (page->in_queue && q.first == page && page->next == nullptr) {
+    page->kept = 1;
+    page->used += kKeptBias;
+    return;
+  }
   if (page->in_queue) queue_remove(heap, page);
   else heap->full.remove(page);
   arena_free_page(page);
@@ -236,7 +262,7 @@ void heap_collect(Heap* heap) noexcept {
     while (page != nullptr) {
       Page* next = page->next;
       page_collect_thread_free(page);
-      if (page->used == 0) {
+      if (page_used(page) == 0) {
         queue_remove(heap, page);
         arena_free_page(page);
       }
@@ -271,6 +297,8 @@ void heap_abandon(Heap* heap) noexcept {
       page->in_queue = 0;
       page_set_delay_state(page, kNeverDelayed, false);
       page_collect_thread_free(page);
+      page->used = page_used(page);
+      page->kept = 0;
       if (page->used == 0) {
         arena_free_page(page);
       } else {

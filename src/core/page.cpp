@@ -17,6 +17,7 @@ void page_init_small(Page* page, size_t size_class, Heap* heap, uintptr_t key) {
   page->size_class = static_cast<uint8_t>(size_class);
   page->kind = PageKind::kSmall;
   page->in_queue = 0;
+  page->kept = 0;
   page->key = key;
   page->thread_free.store(kNoDelayed, std::memory_order_relaxed);
   page->owner.store(reinterpret_cast<uintptr_t>(heap), std::memory_order_relaxed);

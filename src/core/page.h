@@ -71,8 +71,15 @@ struct Page {
   uint8_t* start;  // first block
   uint16_t first_slice;
   uint16_t slice_count;
-  uint32_t reserved_pad;
+  // The page is its class's only page and was kept when it emptied: `used` carries kKeptBias so
+  // that a malloc/free loop on it does not call page_retire on every free.
+  uint8_t kept;
+  uint8_t unused_[3];
 };
+
+inline constexpr uint32_t kKeptBias = 1u << 30;
+// Blocks in use, without the kept-page bias.
+inline uint32_t page_used(const Page* page) { return page->used - (page->kept ? kKeptBias : 0); }
 
 inline Block* decode(const Page* page, uintptr_t encoded) {
   return reinterpret_cast<Block*>(encoded ^ page->key);
@@ -101,7 +108,7 @@ inline bool page_is_block_start(const Page* page, const void* p) {
   return offset < size_t{page->reserved} * page->block_size && offset % page->block_size == 0;
 }
 
-inline bool page_all_free(const Page* page) { return page->used == 0; }
+inline bool page_all_free(const Page* page) { return page_used(page) == 0; }
 inline bool page_has_free(const Page* page) {
   return page->free != nullptr || page->capacity < page->reserved;
 }

@@ -101,9 +101,8 @@ bool process_init() noexcept {
   if (state == 2) [[likely]] return true;
   if (state == 0 && g_state.compare_exchange_strong(state, 1, std::memory_order_acq_rel)) {
     options::init();
-    bool ok = segmap::init();
     arenas_init(options::arena_count());
-    ok = ok && pthread_key_create(&g_thread_key, thread_exit) == 0;
+    bool ok = pthread_key_create(&g_thread_key, thread_exit) == 0;
     g_seed = os::random_seed();
     g_state.store(ok ? 2 : 3, std::memory_order_release);
     return ok;

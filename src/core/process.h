@@ -4,7 +4,7 @@
 
 namespace arenalloc {
 
-// Idempotent; false only if the address-space reservations failed.
+// Idempotent; false only if the thread-exit key could not be created.
 bool process_init() noexcept;
 
 }  // namespace arenalloc

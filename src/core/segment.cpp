@@ -10,13 +10,7 @@
 namespace arenalloc {
 
 namespace segmap {
-uint8_t* table = nullptr;
-
-bool init() noexcept {
-  table = static_cast<uint8_t*>(os::reserve_aligned(kEntries, os::page_size()));
-  if (table != nullptr) os::name_mapping(table, kEntries, "arenalloc-segmap");
-  return table != nullptr;
-}
+alignas(4096) uint8_t table[kEntries];
 void add(const Segment* seg) noexcept {
   __atomic_store_n(&table[reinterpret_cast<uintptr_t>(seg) >> kSegmentShift], 1, __ATOMIC_RELEASE);
 }
@@ -83,6 +77,9 @@ Segment* segment_map_new(Arena* arena) {
   seg->kind = SegmentKind::kNormal;
   seg->arena = arena;
   seg->mapping_size = kSegmentSize;
+  // Every slice maps to a page descriptor, a free one (pages[0]) until a page covers it, so a
+  // wild pointer into the segment finds a descriptor that says "free" rather than garbage.
+  for (auto& entry : seg->slice_page) entry = &seg->pages[0];
   mark_slices(seg->free_mask, kFirstUsableSlice, kSlicesPerSegment - kFirstUsableSlice, true);
   seg->free_slices = kSlicesPerSegment - kFirstUsableSlice;
   segmap::add(seg);
@@ -91,8 +88,8 @@ Segment* segment_map_new(Arena* arena) {
 }
 
 Page* segment_make_page(Segment* seg, size_t first, size_t count) {
-  for (size_t i = first; i < first + count; ++i) seg->slice_page[i] = static_cast<uint16_t>(first);
   Page* page = &seg->pages[first];
+  for (size_t i = first; i < first + count; ++i) seg->slice_page[i] = page;
   page->first_slice = static_cast<uint16_t>(first);
   page->slice_count = static_cast<uint16_t>(count);
   page->start = reinterpret_cast<uint8_t*>(seg) + (first << kSliceShift);
@@ -118,6 +115,7 @@ Page* huge_alloc(size_t size, size_t align) {
   seg->kind = SegmentKind::kHuge;
   seg->mapping_size = mapping;
   Page* page = &seg->pages[0];
+  for (auto& entry : seg->slice_page) entry = page;
   page->kind = PageKind::kHuge;
   page->start = reinterpret_cast<uint8_t*>(seg) + offset;
   page->block_size = total - offset;

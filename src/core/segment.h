@@ -37,21 +37,23 @@ struct Segment {
   uint64_t purge_at_ms;               // earliest deadline of a dirty slice; 0 = none dirty
   uint64_t free_mask[kSliceWords];    // slice is free
   uint64_t dirty_mask[kSliceWords];   // free slice whose memory may still be resident
-  uint16_t slice_page[kSlicesPerSegment];  // slice -> first slice of the page covering it
+  Page* slice_page[kSlicesPerSegment];  // slice -> the page covering it (pages[0] if none)
   Page pages[kSlicesPerSegment];           // descriptor of the page starting at each slice
   uint32_t dirty_since_ms[kSlicesPerSegment];
 };
 static_assert(sizeof(Segment) <= kSliceSize, "the header must fit in slice 0");
 static_assert(offsetof(Segment, pages) + sizeof(Page) <= kHugeHeaderSize,
-              "a huge block's header must fit in one OS page");
+              "a huge block's header must fit in kHugeHeaderSize");
+// The part of the header that may be purged when a segment is idle: the page descriptors.
+inline constexpr size_t kPurgeableHeaderStart = align_up(offsetof(Segment, pages), 4096);
 
 inline Segment* segment_of(const void* p) {
   return reinterpret_cast<Segment*>(reinterpret_cast<uintptr_t>(p) & ~(kSegmentSize - 1));
 }
 
 inline Page* page_of(Segment* seg, const void* p) {
-  size_t slice = (reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(seg)) >> kSliceShift;
-  return &seg->pages[seg->slice_page[slice]];
+  size_t slice = (reinterpret_cast<uintptr_t>(p) >> kSliceShift) & (kSlicesPerSegment - 1);
+  return seg->slice_page[slice];
 }
 
 inline Segment* segment_of_page(const Page* page) {
@@ -61,8 +63,8 @@ inline Segment* segment_of_page(const Page* page) {
 // ---- segment map ----
 namespace segmap {
 inline constexpr size_t kEntries = size_t{1} << (kAddressBits - kSegmentShift);
-extern uint8_t* table;  // reserved at process start
-bool init() noexcept;
+// In .bss: untouched entries cost no memory, and the fast path needs no pointer load.
+extern uint8_t table[kEntries];
 inline bool contains(const void* p) {
   size_t index = reinterpret_cast<uintptr_t>(p) >> kSegmentShift;
   if (index >= kEntries) [[unlikely]] return false;

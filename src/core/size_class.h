@@ -1,7 +1,7 @@
 // Size classes.
 //
-// Every multiple of 8 up to 128 bytes, then four classes per power of two (160, 192, 224, 256,
-// 320, ...) up to kMaxClassSize, so a block wastes at most 12.5% of its size above 128 bytes.
+// Every multiple of 8 up to 128 bytes, then eight classes per power of two (144, 160, ..., 256,
+// 288, ...) up to kMaxClassSize: neighbouring classes are at most 12.5% apart above 128 bytes.
 // A block is aligned to the largest power of two dividing its size, up to the 64 KiB slice
 // alignment of its page: requests that need more alignment pick a class that is a multiple of it.
 //
@@ -21,13 +21,13 @@ namespace arenalloc {
 inline constexpr size_t kDirectMax = 1024;
 inline constexpr size_t kDirectCount = kDirectMax / 8 + 1;  // indices 0..128
 
-inline constexpr size_t kClassCount = 16 + 4 * (std::bit_width(kMaxClassSize) - 8);  // 56
+inline constexpr size_t kClassCount = 16 + 8 * (std::bit_width(kMaxClassSize) - 8);  // 96
 
 constexpr size_t compute_class_size(size_t c) {
   if (c < 16) return (c + 1) * 8;
-  size_t group = (c - 16) / 4;         // 0 for (128, 256]
-  size_t step = size_t{32} << group;   // a quarter of the group's lower bound
-  return (size_t{128} << group) + step * ((c - 16) % 4 + 1);
+  size_t group = (c - 16) / 8;         // 0 for (128, 256]
+  size_t step = size_t{16} << group;   // an eighth of the group's lower bound
+  return (size_t{128} << group) + step * ((c - 16) % 8 + 1);
 }
 
 inline constexpr std::array<uint32_t, kClassCount> kClassSize = [] {
@@ -40,9 +40,9 @@ inline constexpr std::array<uint32_t, kClassCount> kClassSize = [] {
 constexpr size_t class_of_computed(size_t n) {
   if (n <= 128) return n == 0 ? 0 : (n - 1) / 8;
   size_t k = std::bit_width(n - 1);     // 2^(k-1) < n <= 2^k, k >= 8
-  size_t step_shift = k - 3;            // step = 2^(k-1) / 4
-  size_t sub = (n - 1 - (size_t{1} << (k - 1))) >> step_shift;  // 0..3
-  return 16 + (k - 8) * 4 + sub;
+  size_t step_shift = k - 4;            // step = 2^(k-1) / 8
+  size_t sub = (n - 1 - (size_t{1} << (k - 1))) >> step_shift;  // 0..7
+  return 16 + (k - 8) * 8 + sub;
 }
 
 inline constexpr std::array<uint8_t, kDirectCount> kDirectClass = [] {

@@ -1,0 +1,68 @@
+#include "core/arena.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "core/process.h"
+#include "diag/options.h"
+#include "os/os.h"
+
+using namespace arenalloc;
+
+namespace {
+// An arena of its own (the table has kMaxArenas; the test process uses the first few).
+Arena* test_arena() {
+  process_init();
+  return arena_at(kMaxArenas - 1);
+}
+}  // namespace
+
+TEST(Arena, SpansAreDisjointAndSliceAligned) {
+  Arena* arena = test_arena();
+  Page* a = arena_take_span(arena, 3, 1);
+  Page* b = arena_take_span(arena, 5, 1);
+  Page* c = arena_take_span(arena, 2, 16);
+  ASSERT_TRUE(a && b && c);
+  EXPECT_TRUE(a->is_zero);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a->start) % kSliceSize, 0u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(c->start) % (16 * kSliceSize), 0u);
+  EXPECT_GE(b->start, a->start + 3 * kSliceSize);
+  for (Page* p : {a, b, c}) arena_free_page(p);
+}
+
+TEST(Arena, FreedSpanIsReusedDirtyThenPurgedClean) {
+  Arena* arena = test_arena();
+  Page* a = arena_take_span(arena, 16, 1);
+  ASSERT_NE(a, nullptr);
+  uint8_t* start = a->start;
+  std::memset(start, 0x77, 16 * kSliceSize);
+  arena_free_page(a);
+  Page* again = arena_take_span(arena, 16, 1);
+  ASSERT_EQ(again->start, start);
+  EXPECT_FALSE(again->is_zero);  // reused before the purge delay: still holds old data
+  size_t rss_used = os::resident_bytes();
+  arena_free_page(again);
+  EXPECT_GE(arena_maintain(arena, true), 16 * kSliceSize);
+  EXPECT_LT(os::resident_bytes() + 8 * kSliceSize, rss_used);
+  Page* clean = arena_take_span(arena, 16, 1);
+  EXPECT_TRUE(clean->is_zero);
+  EXPECT_EQ(clean->start[100], 0);
+  arena_free_page(clean);
+}
+
+TEST(Arena, GrowLargeInPlaceOnlyIntoFreeSlices) {
+  Arena* arena = test_arena();
+  arena_maintain(arena, true);
+  Page* a = arena_take_span(arena, 2, 1);
+  ASSERT_NE(a, nullptr);
+  a->kind = PageKind::kLarge;
+  EXPECT_TRUE(arena_grow_large(a, 6));
+  EXPECT_EQ(a->slice_count, 6u);
+  EXPECT_EQ(a->block_size, 6 * kSliceSize);
+  Page* b = arena_take_span(arena, 1, 1);
+  ASSERT_EQ(b->start, a->start + 6 * kSliceSize);
+  EXPECT_FALSE(arena_grow_large(a, 7));
+  arena_free_page(a);
+  arena_free_page(b);
+}

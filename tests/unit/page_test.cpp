@@ -1,0 +1,109 @@
+#include "core/page.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "core/segment.h"
+#include "core/size_class.h"
+
+using namespace arenalloc;
+
+namespace {
+
+Page* fresh_page(size_t size_class) {
+  static Segment* seg = segment_map_new(nullptr);
+  static size_t next_slice = kFirstUsableSlice;
+  size_t slices = class_page_slices(size_class);
+  Page* page = segment_make_page(seg, next_slice, slices);
+  next_slice += slices;
+  page_init_small(page, size_class, nullptr, 0x1234567890abcdefull);
+  return page;
+}
+
+Block* pop(Page* page) {
+  Block* b = page->free;
+  page->free = decode(page, b->next_encoded);
+  ++page->used;
+  return b;
+}
+
+}  // namespace
+
+TEST(Page, CarvesEveryBlockExactlyOnceAligned) {
+  for (size_t c : {size_t{0}, size_t{2}, size_t{15}, size_t{16}, size_t{30}, kClassCount - 1}) {
+    Page* page = fresh_page(c);
+    size_t bs = class_size(c);
+    EXPECT_EQ(page->reserved, page->slice_count * kSliceSize / bs);
+    std::set<uintptr_t> seen;
+    for (;;) {
+      page_collect(page);
+      if (page->free == nullptr && page->capacity < page->reserved) page_extend(page);
+      if (page->free == nullptr) break;
+      Block* b = pop(page);
+      auto addr = reinterpret_cast<uintptr_t>(b);
+      ASSERT_TRUE(seen.insert(addr).second) << "block handed out twice";
+      ASSERT_TRUE(page_is_block_start(page, b));
+      size_t natural = bs & (~bs + 1);  // largest power of two dividing the size
+      ASSERT_EQ(addr % (natural < 16 ? natural : 16), 0u);
+    }
+    EXPECT_EQ(seen.size(), page->reserved) << "class " << c;
+    EXPECT_EQ(page->used, page->reserved);
+  }
+}
+
+TEST(Page, ExtendsLazilyAboutOneOsPageAtATime) {
+  Page* page = fresh_page(1);  // 16-byte blocks
+  EXPECT_EQ(page->capacity, 4096u / 16);
+  EXPECT_LT(page->capacity, page->reserved);
+}
+
+TEST(Page, LocalFreesComeBackThroughCollect) {
+  Page* page = fresh_page(3);
+  std::vector<Block*> blocks;
+  while (page->free != nullptr) blocks.push_back(pop(page));
+  for (Block* b : blocks) {
+    b->next_encoded = encode(page, page->local_free);
+    page->local_free = b;
+    --page->used;
+  }
+  EXPECT_EQ(page->used, 0u);
+  page_collect(page);
+  size_t n = 0;
+  for (Block* b = page->free; b != nullptr; b = decode(page, b->next_encoded)) ++n;
+  EXPECT_EQ(n, blocks.size());
+}
+
+TEST(Page, ThreadFreeIsCountedAndKeepsTheDelayState) {
+  Page* page = fresh_page(4);
+  Block* a = pop(page);
+  Block* b = pop(page);
+  ASSERT_TRUE(page_set_delay_state(page, kNeverDelayed, false));
+  // Two remote frees pushed as another thread would.
+  a->next_encoded = encode(page, nullptr);
+  b->next_encoded = encode(page, a);
+  page->thread_free.store(reinterpret_cast<uintptr_t>(b) | kNeverDelayed);
+  page_collect_thread_free(page);
+  EXPECT_EQ(page->used, 0u);
+  EXPECT_EQ(page->thread_free.load(), uintptr_t{kNeverDelayed});
+  EXPECT_EQ(page->local_free, b);
+}
+
+TEST(Page, DelayStateOnlyIfEmptyRefusesWhenBlocksWait) {
+  Page* page = fresh_page(5);
+  Block* a = pop(page);
+  a->next_encoded = encode(page, nullptr);
+  page->thread_free.store(reinterpret_cast<uintptr_t>(a) | kNoDelayed);
+  EXPECT_FALSE(page_set_delay_state(page, kUseDelayed, true));
+  EXPECT_TRUE(page_set_delay_state(page, kUseDelayed, false));
+  EXPECT_EQ(page->thread_free.load() & kDelayMask, uintptr_t{kUseDelayed});
+  EXPECT_EQ(page->thread_free.load() & ~kDelayMask, reinterpret_cast<uintptr_t>(a));
+}
+
+TEST(Page, FreeListIsEncoded) {
+  Page* page = fresh_page(6);
+  Block* first = page->free;
+  ASSERT_NE(first, nullptr);
+  // The stored link is not the plain address of the next block.
+  EXPECT_NE(first->next_encoded, reinterpret_cast<uintptr_t>(decode(page, first->next_encoded)));
+}

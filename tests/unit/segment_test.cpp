@@ -1,0 +1,104 @@
+#include "core/segment.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/mman.h>
+
+#include <cstring>
+
+using namespace arenalloc;
+
+TEST(SliceBits, MarkAndQueryAcrossWords) {
+  uint64_t mask[kSliceWords] = {};
+  mark_slices(mask, 60, 10, true);
+  EXPECT_TRUE(any_slice_set(mask, 60, 1));
+  EXPECT_TRUE(any_slice_set(mask, 69, 1));
+  EXPECT_FALSE(any_slice_set(mask, 70, 100));
+  EXPECT_FALSE(any_slice_set(mask, 0, 60));
+  mark_slices(mask, 64, 2, false);
+  EXPECT_FALSE(any_slice_set(mask, 64, 2));
+  EXPECT_TRUE(any_slice_set(mask, 63, 2));
+  mark_slices(mask, 0, kSlicesPerSegment, true);
+  EXPECT_EQ(mask[kSliceWords - 1], ~uint64_t{0});
+}
+
+TEST(SliceBits, FindFreeRunFirstFit) {
+  static Segment s;
+  mark_slices(s.free_mask, 1, 10, true);
+  mark_slices(s.free_mask, 20, 100, true);
+  s.free_slices = 110;
+  EXPECT_EQ(find_free_run(&s, 1, 1), 1);
+  EXPECT_EQ(find_free_run(&s, 10, 1), 1);
+  EXPECT_EQ(find_free_run(&s, 11, 1), 20);
+  EXPECT_EQ(find_free_run(&s, 100, 1), 20);
+  EXPECT_EQ(find_free_run(&s, 101, 1), -1);
+}
+
+TEST(SliceBits, FindFreeRunHonoursAlignment) {
+  static Segment s;
+  mark_slices(s.free_mask, 1, kSlicesPerSegment - 1, true);
+  s.free_slices = kSlicesPerSegment - 1;
+  EXPECT_EQ(find_free_run(&s, 1, 16), 16);
+  EXPECT_EQ(find_free_run(&s, 4, 256), 256);
+  mark_slices(s.free_mask, 256, 1, false);
+  s.free_slices -= 1;
+  EXPECT_EQ(find_free_run(&s, 4, 256), -1);
+  EXPECT_EQ(find_free_run(&s, 255, 1), 1);
+}
+
+TEST(Segment, MappedSegmentIsAlignedKnownAndFree) {
+  Segment* seg = segment_map_new(nullptr);
+  ASSERT_NE(seg, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(seg) % kSegmentSize, 0u);
+  EXPECT_TRUE(segmap::contains(seg));
+  EXPECT_TRUE(segmap::contains(reinterpret_cast<uint8_t*>(seg) + kSegmentSize - 1));
+  EXPECT_EQ(seg->free_slices, kSlicesPerSegment - kFirstUsableSlice);
+  // A wild pointer into an unused slice maps to a free descriptor, not garbage.
+  Page* wild = page_of(seg, reinterpret_cast<uint8_t*>(seg) + 100 * kSliceSize + 24);
+  EXPECT_EQ(wild->kind, PageKind::kFree);
+  Page* page = segment_make_page(seg, 100, 3);
+  EXPECT_EQ(page_of(seg, reinterpret_cast<uint8_t*>(seg) + 102 * kSliceSize + 5), page);
+  EXPECT_EQ(page->start, reinterpret_cast<uint8_t*>(seg) + 100 * kSliceSize);
+}
+
+TEST(Segment, SegmapRejectsForeignAndNonCanonicalAddresses) {
+  int local = 0;
+  static int global_var = 0;
+  EXPECT_FALSE(segmap::contains(&local));
+  EXPECT_FALSE(segmap::contains(&global_var));
+  EXPECT_FALSE(segmap::contains(nullptr));
+  EXPECT_FALSE(segmap::contains(reinterpret_cast<void*>(~uintptr_t{0} - 100)));
+  // Memory the program maps itself, even next to ours, is not ours.
+  void* foreign = mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(foreign, MAP_FAILED);
+  EXPECT_FALSE(segmap::contains(foreign));
+  munmap(foreign, 1 << 20);
+}
+
+TEST(Huge, BlockIsAlignedUsableAndUnmappedOnFree) {
+  for (size_t align : {size_t{16}, size_t{4096}, size_t{1} << 20, kMaxAlignment}) {
+    Page* page = huge_alloc(40u << 20, align);
+    ASSERT_NE(page, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(page->start) % align, 0u);
+    EXPECT_GE(page->block_size, 40u << 20);
+    EXPECT_EQ(page->kind, PageKind::kHuge);
+    Segment* seg = segment_of(page->start);
+    EXPECT_EQ(page_of(seg, page->start), page);
+    std::memset(page->start, 0x5a, 40u << 20);
+    EXPECT_TRUE(segmap::contains(page->start));
+    huge_free(page);
+    EXPECT_FALSE(segmap::contains(seg));
+  }
+  EXPECT_EQ(huge_alloc(1 << 20, kMaxAlignment * 2), nullptr);
+}
+
+TEST(Huge, ResizeInPlaceWithinTheMapping) {
+  Page* page = huge_alloc(20u << 20, 16);
+  ASSERT_NE(page, nullptr);
+  EXPECT_TRUE(huge_resize_in_place(page, 30u << 20));
+  EXPECT_GE(page->block_size, 30u << 20);
+  EXPECT_TRUE(huge_resize_in_place(page, 1u << 20));
+  EXPECT_GE(page->block_size, 1u << 20);
+  EXPECT_FALSE(huge_resize_in_place(page, size_t{1} << 40));
+  huge_free(page);
+}

@@ -1,0 +1,56 @@
+#include "core/size_class.h"
+
+#include <gtest/gtest.h>
+
+using namespace arenalloc;
+
+TEST(SizeClass, SizesIncreaseAndEndAtTheLargestClass) {
+  for (size_t c = 1; c < kClassCount; ++c) EXPECT_GT(class_size(c), class_size(c - 1)) << c;
+  EXPECT_EQ(class_size(0), 8u);
+  EXPECT_EQ(class_size(kClassCount - 1), kMaxClassSize);
+}
+
+TEST(SizeClass, EveryMultipleOfEightUpTo128) {
+  for (size_t c = 0; c < 16; ++c) EXPECT_EQ(class_size(c), (c + 1) * 8);
+}
+
+TEST(SizeClass, AtMostOneEighthApartAbove128) {
+  for (size_t c = 16; c < kClassCount; ++c) {
+    double waste = double(class_size(c) - class_size(c - 1) - 1) / double(class_size(c));
+    EXPECT_LE(waste, 0.125) << "class " << c << " size " << class_size(c);
+  }
+}
+
+TEST(SizeClass, ClassOfIsTheSmallestClassThatFits) {
+  for (size_t n = 0; n <= kMaxClassSize; ++n) {
+    size_t c = class_of(n);
+    ASSERT_LT(c, kClassCount);
+    ASSERT_GE(class_size(c), n) << n;
+    if (c > 0) {
+      ASSERT_LT(class_size(c - 1), n) << n;
+    }
+  }
+}
+
+TEST(SizeClass, PowersOfTwoAreClasses) {
+  for (size_t p = 8; p <= kMaxClassSize; p *= 2) EXPECT_EQ(class_size(class_of(p)), p);
+}
+
+TEST(SizeClass, DirectRangesCoverTheTableOnce) {
+  std::vector<int> covered(kDirectCount, 0);
+  for (size_t c = 0; c < kClassCount && class_size(c) <= kDirectMax; ++c)
+    for (size_t i = class_direct_first(c); i <= class_direct_last(c); ++i) {
+      ++covered[i];
+      EXPECT_EQ(kDirectClass[i], c);
+    }
+  for (size_t i = 0; i < kDirectCount; ++i) EXPECT_EQ(covered[i], 1) << i;
+}
+
+TEST(SizeClass, PagesHoldSeveralBlocks) {
+  for (size_t c = 0; c < kClassCount; ++c) {
+    size_t slices = class_page_slices(c);
+    EXPECT_GE(slices, 1u);
+    EXPECT_LE(slices, 8u);
+    EXPECT_GE(slices * kSliceSize / class_size(c), 4u) << c;
+  }
+}
