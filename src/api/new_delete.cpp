@@ -4,6 +4,7 @@
 // libstdc++). The two runtime functions operator new needs, std::get_new_handler and the throw
 // of std::bad_alloc, are weak references: any program that calls operator new has the runtime
 // loaded, so they resolve; if they do not, failure aborts with a message.
+#include <dlfcn.h>
 #include <stdlib.h>
 
 #include <new>
@@ -22,11 +23,36 @@ extern "C" [[noreturn]] void arenalloc_runtime_throw_bad_alloc()
 
 namespace {
 
+std::new_handler current_new_handler() {
+  return arenalloc_runtime_get_new_handler != nullptr ? arenalloc_runtime_get_new_handler()
+                                                      : nullptr;
+}
+
+// A nothrow operator new must return nullptr when the new-handler throws. Catching needs the C++
+// runtime, which this library does not link; the runtime's own nothrow operator new (next in
+// symbol order) is exactly "try { return ::operator new(size); } catch (...) { return nullptr; }",
+// and its ::operator new is ours. Only reached when allocation failed and a handler is set.
+using NothrowNew = void* (*)(size_t, const std::nothrow_t&) noexcept;
+using NothrowAlignedNew = void* (*)(size_t, std::align_val_t, const std::nothrow_t&) noexcept;
+
+void* runtime_nothrow_new(size_t size, size_t align) {
+  const std::nothrow_t tag{};  // not std::nothrow: that object lives in the C++ runtime
+  if (align > 16) {
+    auto next = reinterpret_cast<NothrowAlignedNew>(
+        dlsym(RTLD_NEXT, "_ZnwmSt11align_val_tRKSt9nothrow_t"));
+    if (next != nullptr) return next(size, std::align_val_t{align}, tag);
+  } else {
+    auto next = reinterpret_cast<NothrowNew>(dlsym(RTLD_NEXT, "_ZnwmRKSt9nothrow_t"));
+    if (next != nullptr) return next(size, tag);
+  }
+  return nullptr;
+}
+
 // Out of memory in operator new: call the new-handler until it frees enough or gives up.
 [[gnu::noinline]] void* new_failed(size_t size, size_t align, bool nothrow) {
+  if (nothrow && current_new_handler() != nullptr) return runtime_nothrow_new(size, align);
   for (;;) {
-    std::new_handler handler =
-        arenalloc_runtime_get_new_handler != nullptr ? arenalloc_runtime_get_new_handler() : nullptr;
+    std::new_handler handler = current_new_handler();
     if (handler == nullptr) {
       if (nothrow) return nullptr;
       if (arenalloc_runtime_throw_bad_alloc != nullptr) arenalloc_runtime_throw_bad_alloc();

@@ -46,6 +46,22 @@ namespace {
 Arena g_arenas[kMaxArenas];
 std::atomic<size_t> g_arena_count{1};
 
+// The earliest maintenance deadline of any arena: slow paths of every arena check it.
+std::atomic<uint64_t> g_maintenance_due{UINT64_MAX};
+// Abandoned pages per class over all arenas: adoption looks beyond the home arena only if > 0.
+std::atomic<uint32_t> g_abandoned_by_class[kClassCount];
+
+void arm_deadline(std::atomic<uint64_t>& deadline, uint64_t t) {
+  uint64_t cur = deadline.load(std::memory_order_relaxed);
+  while (t < cur && !deadline.compare_exchange_weak(cur, t, std::memory_order_relaxed)) {
+  }
+}
+
+void arm(Arena* arena, uint64_t t) {
+  arm_deadline(arena->next_maintenance_ms, t);
+  arm_deadline(g_maintenance_due, t);
+}
+
 Lock g_pool_lock;
 Segment* g_pool = nullptr;  // empty, purged segments, linked through next
 
@@ -137,13 +153,13 @@ void mark_released(Arena* arena, Segment* seg, size_t first, size_t count, uint6
   arena->dirty_slices += count;
   if (seg->purge_at_ms == 0) {
     seg->purge_at_ms = now + options::get().purge_delay_ms;
-    if (seg->purge_at_ms < arena->next_maintenance_ms) arena->next_maintenance_ms = seg->purge_at_ms;
+    arm(arena, seg->purge_at_ms);
   }
 }
 
 // Collect remote frees on abandoned pages; return the ones that became empty.
 void sweep_abandoned(Arena* arena) {
-  if (arena->abandoned_count == 0) return;
+  if (arena->abandoned_count.load(std::memory_order_relaxed) == 0) return;
   for (size_t c = 0; c < kClassCount; ++c) {
     Page* page = arena->abandoned[c].first;
     while (page != nullptr) {
@@ -151,7 +167,8 @@ void sweep_abandoned(Arena* arena) {
       page_collect_thread_free(page);
       if (page_all_free(page)) {
         arena->abandoned[c].remove(page);
-        --arena->abandoned_count;
+        arena->abandoned_count.fetch_sub(1, std::memory_order_relaxed);
+        g_abandoned_by_class[c].fetch_sub(1, std::memory_order_relaxed);
         page->kind = PageKind::kFree;
         page->in_queue = 0;
         mark_released(arena, segment_of_page(page), page->first_slice, page->slice_count,
@@ -183,11 +200,12 @@ size_t maintain_locked(Arena* arena, uint64_t now, bool force) {
     }
     seg = following;
   }
-  if (arena->abandoned_count != 0) {
+  if (arena->abandoned_count.load(std::memory_order_relaxed) != 0) {
     uint64_t sweep = now + options::get().purge_delay_ms;
     if (sweep < next) next = sweep;
   }
-  arena->next_maintenance_ms = next;
+  arena->next_maintenance_ms.store(next, std::memory_order_relaxed);
+  arm_deadline(g_maintenance_due, next);
   if (purged != 0) stats::global().bytes_purged.fetch_add(purged, std::memory_order_relaxed);
   return purged;
 }
@@ -195,7 +213,25 @@ size_t maintain_locked(Arena* arena, uint64_t now, bool force) {
 void release_slices(Arena* arena, Segment* seg, size_t first, size_t count) {
   uint64_t now = os::now_ms();
   mark_released(arena, seg, first, count, now);
-  if (now >= arena->next_maintenance_ms) maintain_locked(arena, now, false);
+  if (now >= arena->next_maintenance_ms.load(std::memory_order_relaxed))
+    maintain_locked(arena, now, false);
+}
+
+// Maintain every arena whose deadline has passed (called outside any arena lock). Arenas whose
+// lock is busy are left for the next caller.
+void maintain_due_arenas() {
+  uint64_t now = os::now_ms();
+  if (now < g_maintenance_due.load(std::memory_order_relaxed)) return;
+  g_maintenance_due.store(UINT64_MAX, std::memory_order_relaxed);
+  for (Arena& arena : g_arenas) {
+    uint64_t due = arena.next_maintenance_ms.load(std::memory_order_relaxed);
+    if (due == UINT64_MAX) continue;
+    if (now >= due && arena.lock.try_lock()) {
+      maintain_locked(&arena, now, false);
+      arena.lock.unlock();
+    }
+    arm_deadline(g_maintenance_due, arena.next_maintenance_ms.load(std::memory_order_relaxed));
+  }
 }
 
 }  // namespace
@@ -206,7 +242,7 @@ size_t arena_count() { return g_arena_count.load(std::memory_order_relaxed); }
 void arenas_init(size_t count) {
   for (size_t i = 0; i < kMaxArenas; ++i) {
     g_arenas[i].index = static_cast<uint32_t>(i);
-    g_arenas[i].next_maintenance_ms = UINT64_MAX;
+    g_arenas[i].next_maintenance_ms.store(UINT64_MAX, std::memory_order_relaxed);
   }
   arenas_set_count(count);
 }
@@ -218,9 +254,8 @@ void arenas_set_count(size_t count) {
 }
 
 Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices) {
+  maintain_due_arenas();
   LockGuard guard(arena->lock);
-  uint64_t now = os::now_ms();
-  if (now >= arena->next_maintenance_ms) maintain_locked(arena, now, false);
   Segment* seg = arena->segments;
   int first = -1;
   for (; seg != nullptr; seg = seg->next) {
@@ -249,30 +284,40 @@ Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices) {
 void arena_free_page(Page* page) {
   Segment* seg = segment_of_page(page);
   Arena* arena = seg->arena;
-  LockGuard guard(arena->lock);
-  page->kind = PageKind::kFree;
-  page->owner.store(0, std::memory_order_relaxed);
-  page->in_queue = 0;
-  release_slices(arena, seg, page->first_slice, page->slice_count);
+  {
+    LockGuard guard(arena->lock);
+    page->kind = PageKind::kFree;
+    page->owner.store(0, std::memory_order_relaxed);
+    page->in_queue = 0;
+    release_slices(arena, seg, page->first_slice, page->slice_count);
+  }
+  maintain_due_arenas();
 }
 
-Page* arena_adopt_abandoned(Arena* arena, size_t size_class, Heap* heap) {
-  LockGuard guard(arena->lock);
-  Page* page = arena->abandoned[size_class].pop_front();
-  if (page == nullptr) return nullptr;
-  --arena->abandoned_count;
-  page->owner.store(reinterpret_cast<uintptr_t>(heap), std::memory_order_relaxed);
-  page_set_delay_state(page, kNoDelayed, false);
-  return page;
+Page* arena_adopt_abandoned(Arena* home, size_t size_class, Heap* heap) {
+  if (g_abandoned_by_class[size_class].load(std::memory_order_relaxed) == 0) return nullptr;
+  for (size_t k = 0; k < kMaxArenas; ++k) {
+    Arena* arena = &g_arenas[(home->index + k) % kMaxArenas];
+    if (arena->abandoned_count.load(std::memory_order_relaxed) == 0) continue;
+    LockGuard guard(arena->lock);
+    Page* page = arena->abandoned[size_class].pop_front();
+    if (page == nullptr) continue;
+    arena->abandoned_count.fetch_sub(1, std::memory_order_relaxed);
+    g_abandoned_by_class[size_class].fetch_sub(1, std::memory_order_relaxed);
+    page->owner.store(reinterpret_cast<uintptr_t>(heap), std::memory_order_relaxed);
+    page_set_delay_state(page, kNoDelayed, false);
+    return page;
+  }
+  return nullptr;
 }
 
 void arena_abandon_page(Page* page) {
   Arena* arena = segment_of_page(page)->arena;
   LockGuard guard(arena->lock);
   arena->abandoned[page->size_class].push_back(page);
-  ++arena->abandoned_count;
-  uint64_t sweep = os::now_ms() + options::get().purge_delay_ms;
-  if (sweep < arena->next_maintenance_ms) arena->next_maintenance_ms = sweep;
+  arena->abandoned_count.fetch_add(1, std::memory_order_relaxed);
+  g_abandoned_by_class[page->size_class].fetch_add(1, std::memory_order_relaxed);
+  arm(arena, os::now_ms() + options::get().purge_delay_ms);
 }
 
 bool arena_grow_large(Page* page, size_t slices) {

@@ -14,6 +14,7 @@
 // them, returning those whose blocks have all been freed by other threads meanwhile.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -40,8 +41,9 @@ struct Arena {
   uint32_t index;
   Segment* segments;  // doubly linked through Segment::next/prev
   PageList abandoned[kClassCount];
-  size_t abandoned_count;
-  uint64_t next_maintenance_ms;
+  // Written under the lock; read without it to skip arenas with nothing to do.
+  std::atomic<size_t> abandoned_count;
+  std::atomic<uint64_t> next_maintenance_ms;
   size_t dirty_slices;
 };
 
@@ -54,16 +56,15 @@ void arenas_set_count(size_t count);  // for threads created later
 // Slow paths; each takes the arena lock.
 Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices);  // kind left kFree
 void arena_free_page(Page* page);       // page of any kind but huge: slices back to its arena
-Page* arena_adopt_abandoned(Arena* arena, size_t size_class, Heap* heap);
+// An abandoned page of the class for `heap`: from its own arena first, then from any other.
+Page* arena_adopt_abandoned(Arena* home, size_t size_class, Heap* heap);
 void arena_abandon_page(Page* page);    // page->owner already cleared
 // Grow a large block in place to `slices` slices if the slices after it are free.
 bool arena_grow_large(Page* page, size_t slices);
 // Purge due dirty slices and sweep abandoned pages; `force` purges everything now. Returns the
-// bytes purged.
+// bytes purged. Arenas are also maintained when due by any thread's slow path, so memory of an
+// arena no thread uses any more is still purged.
 size_t arena_maintain(Arena* arena, bool force);
-inline void arena_maybe_maintain(Arena* arena, uint64_t now) {
-  if (now >= arena->next_maintenance_ms) arena_maintain(arena, false);
-}
 
 // fork(): hold every arena lock across fork, then release (parent) or reset (child).
 void arenas_lock_all();

@@ -26,6 +26,16 @@ __thread Heap* tls_heap __attribute__((tls_model("initial-exec"))) = &g_empty_he
 
 namespace {
 
+// free() must leave errno as it found it; its slow paths may sleep on a futex or call madvise.
+class ErrnoGuard {
+ public:
+  ErrnoGuard() : saved_(errno) {}
+  ~ErrnoGuard() { errno = saved_; }
+
+ private:
+  int saved_;
+};
+
 uint64_t next_key(Heap* heap) {
   // xorshift64*: page keys need to be unpredictable from outside, not cryptographic.
   uint64_t x = heap->random;
@@ -216,6 +226,7 @@ void* malloc_generic(Heap* heap, size_t n) noexcept {
 }
 
 void page_retire(Heap* heap, Page* page) noexcept {
+  ErrnoGuard errno_guard;
   // Keep the last page of a class: a thread that allocates and frees one block in a loop must not
   // go to the arena each time.
   PageList& q = heap->queues[page->size_class];
@@ -230,6 +241,7 @@ void page_retire(Heap* heap, Page* page) noexcept {
 }
 
 void free_generic(Heap* heap, Page* page, void* p) noexcept {
+  ErrnoGuard errno_guard;
   uintptr_t owner = page->owner.load(std::memory_order_relaxed);
   switch (page->kind) {
     case PageKind::kSmall:
@@ -251,6 +263,7 @@ void free_generic(Heap* heap, Page* page, void* p) noexcept {
 
 void free_not_ours(void* p) noexcept {
   if (p == nullptr) return;
+  ErrnoGuard errno_guard;
   diag::report_invalid_free(p, "not allocated by arenalloc");
 }
 

@@ -112,6 +112,7 @@ size_t page_size() noexcept {
 
 unsigned cpu_count() noexcept {
   cpu_set_t set;
+  CPU_ZERO(&set);  // the kernel writes only as many bytes as it has CPUs for
   if (syscall(SYS_sched_getaffinity, 0, sizeof(set), &set) > 0) {
     int n = CPU_COUNT(&set);
     if (n > 0) return static_cast<unsigned>(n);
