@@ -33,7 +33,7 @@ Page* owned_page(const void* p, const char* op) {
 }  // namespace
 
 void* alloc_aligned(size_t size, size_t align) noexcept {
-  if (align <= 8 || (align == 16 && size > 128 && size <= kMaxClassSize)) return alloc(size);
+  if (align <= 8 || (align == 16 && size > 8)) return alloc(size);  // every class >= 16 is
   if (size > kMaxRequest || align > kMaxAlignment) return out_of_memory();
   if (size <= kMaxClassSize && align <= kSliceSize) {
     // Pages start on slice boundaries, so a class that is a multiple of `align` gives aligned

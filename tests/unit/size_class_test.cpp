@@ -10,12 +10,17 @@ TEST(SizeClass, SizesIncreaseAndEndAtTheLargestClass) {
   EXPECT_EQ(class_size(kClassCount - 1), kMaxClassSize);
 }
 
-TEST(SizeClass, EveryMultipleOfEightUpTo128) {
-  for (size_t c = 0; c < 16; ++c) EXPECT_EQ(class_size(c), (c + 1) * 8);
+TEST(SizeClass, EightThenEveryMultipleOf16UpTo128) {
+  EXPECT_EQ(class_size(0), 8u);
+  for (size_t c = 1; c < kSmallClasses; ++c) EXPECT_EQ(class_size(c), c * 16);
+}
+
+TEST(SizeClass, BlocksOfSixteenBytesOrMoreAreSixteenAligned) {
+  for (size_t c = 1; c < kClassCount; ++c) EXPECT_EQ(class_size(c) % 16, 0u) << c;
 }
 
 TEST(SizeClass, AtMostOneEighthApartAbove128) {
-  for (size_t c = 16; c < kClassCount; ++c) {
+  for (size_t c = kSmallClasses; c < kClassCount; ++c) {
     double waste = double(class_size(c) - class_size(c - 1) - 1) / double(class_size(c));
     EXPECT_LE(waste, 0.125) << "class " << c << " size " << class_size(c);
   }
