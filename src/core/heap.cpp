@@ -123,12 +123,19 @@ void process_delayed(Heap* heap) {
   Block* block = heap->delayed_free.exchange(nullptr, std::memory_order_acquire);
   while (block != nullptr) {
     Block* next = reinterpret_cast<Block*>(block->next_encoded);
-    free_owned(heap, page_of(segment_of(block), block), block);
+    Page* page = page_of(segment_of(block), block);
+    if (page->owner.load(std::memory_order_relaxed) & kOwnerFull) page_unfull(heap, page);
+    heap_push_local(heap, page, block);  // checked by the remote free that delayed it
     block = next;
   }
 }
 
 void free_remote(Page* page, Block* block) {
+  // Another thread may free the same block concurrently only in a buggy program; the mark still
+  // catches the common sequential double free across threads.
+  if (block->free_mark == free_mark(page, block)) [[unlikely]]
+    return diag::report_double_free(block, page->block_size);
+  block->free_mark = free_mark(page, block);
   uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
   bool delayed;
   for (;;) {
@@ -259,6 +266,14 @@ void free_generic(Heap* heap, Page* page, void* p) noexcept {
       break;
   }
   diag::report_invalid_free(p, "not allocated, or already freed");
+}
+
+void free_marked(Heap* heap, Page* page, void* p) noexcept {
+  ErrnoGuard errno_guard;
+  Block* block = static_cast<Block*>(p);
+  if (page_contains_free_block(page, block, heap->delayed_free.load(std::memory_order_acquire)))
+    return diag::report_double_free(p, page->block_size);
+  heap_push_local(heap, page, block);  // the program's data merely looked like the mark
 }
 
 void free_not_ours(void* p) noexcept {

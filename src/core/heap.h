@@ -42,6 +42,9 @@ extern __thread Heap* tls_heap __attribute__((tls_model("initial-exec")));
 [[gnu::noinline]] void free_generic(Heap* heap, Page* page, void* p) noexcept;
 [[gnu::noinline]] void page_retire(Heap* heap, Page* page) noexcept;
 [[gnu::noinline]] void free_not_ours(void* p) noexcept;
+// A local free that found the block's free mark: a double free, unless the program's data
+// happened to look like the mark.
+[[gnu::noinline]] void free_marked(Heap* heap, Page* page, void* p) noexcept;
 
 // A page with a free block for class c: from the queue, an abandoned page, or the arena.
 Page* heap_find_page(Heap* heap, size_t size_class) noexcept;
@@ -66,6 +69,7 @@ void* heap_malloc_class(Heap* heap, size_t size_class) noexcept;
 [[gnu::always_inline]] inline void* heap_pop(Page* page) {
   Block* block = page->free;
   page->free = decode(page, block->next_encoded);
+  block->free_mark = 0;
   ++page->used;
   return block;
 }
@@ -78,18 +82,26 @@ void* heap_malloc_class(Heap* heap, size_t size_class) noexcept;
   return malloc_generic(heap, n);
 }
 
-[[gnu::always_inline]] inline void heap_free_local(Heap* heap, Page* page, void* p) noexcept {
-  Block* block = static_cast<Block*>(p);
+// Push on local_free without the double-free check (the caller did it).
+[[gnu::always_inline]] inline void heap_push_local(Heap* heap, Page* page, Block* block) noexcept {
+  block->free_mark = free_mark(page, block);
   block->next_encoded = encode(page, page->local_free);
   page->local_free = block;
   if (--page->used == 0) [[unlikely]] page_retire(heap, page);
+}
+
+[[gnu::always_inline]] inline void heap_free_local(Heap* heap, Page* page, void* p) noexcept {
+  Block* block = static_cast<Block*>(p);
+  if (block->free_mark == free_mark(page, block)) [[unlikely]] return free_marked(heap, page, p);
+  heap_push_local(heap, page, block);
 }
 
 [[gnu::always_inline]] inline void heap_free(void* p) noexcept {
   if (!segmap::contains(p)) [[unlikely]] return free_not_ours(p);
   Page* page = page_of(segment_of(p), p);
   Heap* heap = tls_heap;
-  if (page->owner.load(std::memory_order_relaxed) == reinterpret_cast<uintptr_t>(heap)) [[likely]]
+  if (page->owner.load(std::memory_order_relaxed) == reinterpret_cast<uintptr_t>(heap) &&
+      small_page_block_start(page, p)) [[likely]]
     return heap_free_local(heap, page, p);
   free_generic(heap, page, p);
 }

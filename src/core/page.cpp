@@ -14,6 +14,14 @@ void page_init_small(Page* page, size_t size_class, Heap* heap, uintptr_t key) {
   page->block_size = class_size(size_class);
   page->reserved = static_cast<uint32_t>((size_t{page->slice_count} << kSliceShift) /
                                          page->block_size);
+  // With c = ceil(2^64 / size), offset * c (mod 2^64) is q * e for offset = q * size, where
+  // e = size * c - 2^64 is in [1, size]; for any other offset it is at least about 2^64 / size.
+  // So offset * c < reserved * e exactly for the starts of blocks 0 .. reserved-1.
+  uint64_t c = UINT64_MAX / page->block_size + 1;
+  if (page->block_size * c == 0) ++c;  // a power of two: c = 2^64 / size + 1, so e = size
+  uint64_t e = page->block_size * c;  // mod 2^64
+  page->block_magic = c;
+  page->block_limit = page->reserved * e;
   page->size_class = static_cast<uint8_t>(size_class);
   page->kind = PageKind::kSmall;
   page->in_queue = 0;
@@ -64,6 +72,24 @@ void page_collect(Page* page) {
   page_collect_thread_free(page);
   page->free = page->local_free;
   page->local_free = nullptr;
+}
+
+namespace {
+bool on_list(const Page* page, const Block* list, const Block* block, bool encoded) {
+  for (uint32_t steps = 0; list != nullptr && steps <= page->reserved; ++steps) {
+    if (list == block) return true;
+    if (!page_is_block_start(page, list)) return false;
+    list = encoded ? decode(page, list->next_encoded) : reinterpret_cast<Block*>(list->next_encoded);
+  }
+  return false;
+}
+}  // namespace
+
+bool page_contains_free_block(const Page* page, const Block* block, const Block* delayed) {
+  auto* remote = reinterpret_cast<const Block*>(
+      page->thread_free.load(std::memory_order_acquire) & ~kDelayMask);
+  return on_list(page, page->free, block, true) || on_list(page, page->local_free, block, true) ||
+         on_list(page, remote, block, true) || on_list(page, delayed, block, false);
 }
 
 bool page_set_delay_state(Page* page, DelayState state, bool only_if_empty_list) {

@@ -20,8 +20,11 @@
 //   kNeverDelayed    the page is abandoned (its thread exited): remote frees push onto thread_free.
 //
 // `used` counts blocks handed out minus frees the owner knows of; the page is empty at zero.
-// Next pointers are stored XORed with a per-page key so a heap overflow into a freed block cannot
-// aim the allocator at an address of the attacker's choosing.
+// A free block holds two words: the next pointer, stored XORed with a per-page random key so a
+// heap overflow into a freed block cannot aim the allocator at an address of the attacker's
+// choosing, and a free mark (its address XOR the key), written by free and cleared by malloc. A
+// free that finds the mark already there is a double free (confirmed by a scan of the page's
+// lists on the owner's side). Hence the smallest block is 16 bytes.
 #pragma once
 
 #include <atomic>
@@ -34,6 +37,7 @@ struct Heap;
 
 struct Block {
   uintptr_t next_encoded;
+  uintptr_t free_mark;
 };
 
 enum class PageKind : uint8_t { kFree = 0, kSmall = 1, kLarge = 2, kHuge = 3 };
@@ -69,6 +73,11 @@ struct Page {
   Page* next;  // in a heap queue, the full list, or an arena's abandoned list
   Page* prev;
   uint8_t* start;  // first block
+  // Small pages: `(p - start) * block_magic < block_limit` exactly when p starts one of the
+  // page's blocks (a divisibility test by multiplication, with the block-count bound folded in:
+  // see page_init_small). One multiply instead of a division on the free path.
+  uint64_t block_magic;
+  uint64_t block_limit;
   uint16_t first_slice;
   uint16_t slice_count;
   // The page is its class's only page and was kept when it emptied: `used` carries kKeptBias so
@@ -88,6 +97,14 @@ inline uintptr_t encode(const Page* page, Block* next) {
   return reinterpret_cast<uintptr_t>(next) ^ page->key;
 }
 
+inline uintptr_t free_mark(const Page* page, const void* block) {
+  return reinterpret_cast<uintptr_t>(block) ^ page->key;
+}
+
+// Whether `block` is on one of the page's free lists (the owner's check of a suspected double
+// free). Walks defensively: a corrupted link ends the walk rather than being followed.
+bool page_contains_free_block(const Page* page, const Block* block, const Block* delayed);
+
 inline Heap* owner_heap(uintptr_t owner) { return reinterpret_cast<Heap*>(owner & ~kOwnerFull); }
 
 // Page operations used by the heap (page.cpp). All are owner-thread only.
@@ -106,6 +123,12 @@ bool page_set_delay_state(Page* page, DelayState state, bool only_if_empty_list)
 inline bool page_is_block_start(const Page* page, const void* p) {
   size_t offset = static_cast<size_t>(static_cast<const uint8_t*>(p) - page->start);
   return offset < size_t{page->reserved} * page->block_size && offset % page->block_size == 0;
+}
+
+// The same for a small page, on the free fast path.
+[[gnu::always_inline]] inline bool small_page_block_start(const Page* page, const void* p) {
+  uint64_t offset = static_cast<uint64_t>(static_cast<const uint8_t*>(p) - page->start);
+  return offset * page->block_magic < page->block_limit;
 }
 
 inline bool page_all_free(const Page* page) { return page_used(page) == 0; }

@@ -1,11 +1,12 @@
 // Size classes.
 //
-// 8 bytes, every multiple of 16 up to 128, then eight classes per power of two (144, 160, ...,
-// 256, 288, ...) up to kMaxClassSize: neighbouring classes are at most 12.5% apart above 128.
+// Every multiple of 16 up to 128, then eight classes per power of two (144, 160, ..., 256, 288,
+// ...) up to kMaxClassSize: neighbouring classes are at most 12.5% apart above 128 bytes.
 // A block is aligned to the largest power of two dividing its size, up to the 64 KiB slice
-// alignment of its page, so every block of 16 bytes or more is 16-aligned as glibc's are. (Classes
-// of 24, 40, ... bytes would save memory, but real programs assume 16: clang 14 crashes with
-// 8-aligned 24-byte blocks.) Requests that need more alignment pick a class that is a multiple.
+// alignment of its page, so every block is 16-aligned as glibc's are. (Classes of 8, 24, 40, ...
+// bytes would save memory, but real programs assume 16: clang 14 crashes with 8-aligned 24-byte
+// blocks; and a free block needs two words, see page.h.) Requests that need more alignment pick a
+// class that is a multiple of it.
 //
 // Requests up to kDirectMax bytes are mapped to a class by one table lookup on (n + 7) / 8; that
 // same index selects the heap's direct page pointer on the malloc fast path.
@@ -23,12 +24,11 @@ namespace arenalloc {
 inline constexpr size_t kDirectMax = 1024;
 inline constexpr size_t kDirectCount = kDirectMax / 8 + 1;  // indices 0..128
 
-inline constexpr size_t kSmallClasses = 9;  // 8, 16, 32, ..., 128
-inline constexpr size_t kClassCount = kSmallClasses + 8 * (std::bit_width(kMaxClassSize) - 8);  // 89
+inline constexpr size_t kSmallClasses = 8;  // 16, 32, ..., 128
+inline constexpr size_t kClassCount = kSmallClasses + 8 * (std::bit_width(kMaxClassSize) - 8);  // 88
 
 constexpr size_t compute_class_size(size_t c) {
-  if (c == 0) return 8;
-  if (c < kSmallClasses) return c * 16;
+  if (c < kSmallClasses) return (c + 1) * 16;
   size_t group = (c - kSmallClasses) / 8;  // 0 for (128, 256]
   size_t step = size_t{16} << group;       // an eighth of the group's lower bound
   return (size_t{128} << group) + step * ((c - kSmallClasses) % 8 + 1);
@@ -42,8 +42,8 @@ inline constexpr std::array<uint32_t, kClassCount> kClassSize = [] {
 
 // The class for a request of n bytes, n <= kMaxClassSize.
 constexpr size_t class_of_computed(size_t n) {
-  if (n <= 8) return 0;
-  if (n <= 128) return (n + 15) / 16;
+  if (n <= 16) return 0;
+  if (n <= 128) return (n - 1) / 16;
   size_t k = std::bit_width(n - 1);     // 2^(k-1) < n <= 2^k, k >= 8
   size_t step_shift = k - 4;            // step = 2^(k-1) / 8
   size_t sub = (n - 1 - (size_t{1} << (k - 1))) >> step_shift;  // 0..7

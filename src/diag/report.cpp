@@ -18,6 +18,16 @@ void report_invalid_free(const void* p, const char* why) noexcept {
   if (action == OnError::kAbort) abort();
 }
 
+void report_double_free(const void* p, size_t block_size) noexcept {
+  OnError action = options::get().on_error;
+  if (action == OnError::kIgnore) return;
+  Line line;
+  line.str("arenalloc: double free of ").ptr(p).str(" (").dec(block_size)
+      .str("-byte block) in thread ").dec(os::thread_id()).str("\n");
+  line.write_stderr();
+  if (action == OnError::kAbort) abort();
+}
+
 void warn(const char* message) noexcept {
   Line line;
   line.str("arenalloc: warning: ").str(message).str("\n");

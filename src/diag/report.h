@@ -2,9 +2,12 @@
 // on_error option (abort by default; warn leaks the bad block rather than touching it).
 #pragma once
 
+#include <cstddef>
+
 namespace arenalloc::diag {
 
 [[gnu::cold]] void report_invalid_free(const void* p, const char* why) noexcept;
+[[gnu::cold]] void report_double_free(const void* p, size_t block_size) noexcept;
 // A warning about configuration (bad option value, ...): printed, never fatal.
 [[gnu::cold]] void warn(const char* message) noexcept;
 

@@ -53,7 +53,7 @@ TEST(Page, CarvesEveryBlockExactlyOnceAligned) {
 }
 
 TEST(Page, ExtendsLazilyAboutOneOsPageAtATime) {
-  Page* page = fresh_page(1);  // 16-byte blocks
+  Page* page = fresh_page(0);  // 16-byte blocks
   EXPECT_EQ(page->capacity, 4096u / 16);
   EXPECT_LT(page->capacity, page->reserved);
 }
@@ -98,6 +98,23 @@ TEST(Page, DelayStateOnlyIfEmptyRefusesWhenBlocksWait) {
   EXPECT_TRUE(page_set_delay_state(page, kUseDelayed, false));
   EXPECT_EQ(page->thread_free.load() & kDelayMask, uintptr_t{kUseDelayed});
   EXPECT_EQ(page->thread_free.load() & ~kDelayMask, reinterpret_cast<uintptr_t>(a));
+}
+
+TEST(Page, FastBlockStartTestMatchesDivision) {
+  for (size_t c = 0; c < kClassCount; c += 3) {
+    Page* page = fresh_page(c);
+    size_t span = page->slice_count * kSliceSize;
+    for (size_t off = 0; off < span; off += (off % 997 == 0 ? 1 : 13)) {
+      const uint8_t* p = page->start + off;
+      bool expected = off % page->block_size == 0 && off / page->block_size < page->reserved;
+      ASSERT_EQ(small_page_block_start(page, p), expected) << "class " << c << " offset " << off;
+      ASSERT_EQ(page_is_block_start(page, p), expected);
+    }
+    for (size_t k = 0; k < page->reserved; ++k)
+      ASSERT_TRUE(small_page_block_start(page, page->start + k * page->block_size));
+    EXPECT_FALSE(small_page_block_start(page, page->start + page->reserved * page->block_size));
+    EXPECT_FALSE(small_page_block_start(page, page->start - 16));
+  }
 }
 
 TEST(Page, FreeListIsEncoded) {

@@ -6,17 +6,16 @@ using namespace arenalloc;
 
 TEST(SizeClass, SizesIncreaseAndEndAtTheLargestClass) {
   for (size_t c = 1; c < kClassCount; ++c) EXPECT_GT(class_size(c), class_size(c - 1)) << c;
-  EXPECT_EQ(class_size(0), 8u);
+  EXPECT_EQ(class_size(0), 16u);
   EXPECT_EQ(class_size(kClassCount - 1), kMaxClassSize);
 }
 
-TEST(SizeClass, EightThenEveryMultipleOf16UpTo128) {
-  EXPECT_EQ(class_size(0), 8u);
-  for (size_t c = 1; c < kSmallClasses; ++c) EXPECT_EQ(class_size(c), c * 16);
+TEST(SizeClass, EveryMultipleOf16UpTo128) {
+  for (size_t c = 0; c < kSmallClasses; ++c) EXPECT_EQ(class_size(c), (c + 1) * 16);
 }
 
 TEST(SizeClass, BlocksOfSixteenBytesOrMoreAreSixteenAligned) {
-  for (size_t c = 1; c < kClassCount; ++c) EXPECT_EQ(class_size(c) % 16, 0u) << c;
+  for (size_t c = 0; c < kClassCount; ++c) EXPECT_EQ(class_size(c) % 16, 0u) << c;
 }
 
 TEST(SizeClass, AtMostOneEighthApartAbove128) {
@@ -38,7 +37,7 @@ TEST(SizeClass, ClassOfIsTheSmallestClassThatFits) {
 }
 
 TEST(SizeClass, PowersOfTwoAreClasses) {
-  for (size_t p = 8; p <= kMaxClassSize; p *= 2) EXPECT_EQ(class_size(class_of(p)), p);
+  for (size_t p = 16; p <= kMaxClassSize; p *= 2) EXPECT_EQ(class_size(class_of(p)), p);
 }
 
 TEST(SizeClass, DirectRangesCoverTheTableOnce) {
