@@ -1,0 +1,240 @@
+// calloc, realloc, reallocarray.
+#include <malloc.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "api_util.h"
+
+using namespace apitest;
+
+namespace {
+
+TEST(Calloc, ReturnsZeroedMemory) {
+  for (size_t n : SizeSweep(64 << 20)) {
+    auto* p = static_cast<unsigned char*>(std::calloc(1, Opaque(n)));
+    ASSERT_NE(p, nullptr) << n;
+    ASSERT_EQ(FirstNonZero(p, n), n) << "calloc(1, " << n << ") not zeroed";
+    std::free(p);
+  }
+  void* p = std::calloc(Opaque<size_t>(0), 5);
+  ASSERT_NE(p, nullptr);
+  std::free(p);
+  p = std::calloc(5, Opaque<size_t>(0));
+  ASSERT_NE(p, nullptr);
+  std::free(p);
+}
+
+// Freed blocks are dirtied with 0xAA; calloc must still return zeroes when it
+// reuses them.
+TEST(Calloc, ZeroesRecycledDirtyMemory) {
+  std::vector<size_t> sizes;
+  for (size_t n = 8; n <= (size_t(4) << 20); n = n * 3 / 2 + 8) sizes.push_back(n);
+  sizes.push_back(size_t(20) << 20);
+  for (size_t n : sizes) {
+    int count = n <= 4096 ? 200 : n <= (1 << 20) ? 20 : 3;
+    for (int round = 0; round < 5; ++round) {
+      std::vector<void*> blocks;
+      for (int i = 0; i < count; ++i) {
+        void* p = std::malloc(n);
+        ASSERT_NE(p, nullptr);
+        std::memset(p, 0xAA, malloc_usable_size(p));
+        blocks.push_back(p);
+      }
+      for (void* p : blocks) std::free(p);
+      for (int i = 0; i < count; ++i) {
+        // Vary the nmemb/size split.
+        size_t nmemb = (i % 2) ? n : 1, sz = (i % 2) ? 1 : n;
+        auto* c = static_cast<unsigned char*>(std::calloc(nmemb, sz));
+        ASSERT_NE(c, nullptr);
+        size_t bad = FirstNonZero(c, n);
+        ASSERT_EQ(bad, n) << "calloc(" << nmemb << ", " << sz << ") byte " << bad << " = 0x"
+                          << std::hex << int(c[bad]) << " (recycled dirty memory)";
+        blocks[i] = c;
+      }
+      for (void* p : blocks) std::memset(p, 0xAA, n), std::free(p);
+    }
+  }
+}
+
+TEST(Calloc, OverflowFailsWithEnomem) {
+  struct Case {
+    size_t nmemb, size;
+  } cases[] = {
+      {SIZE_MAX, 2},
+      {2, SIZE_MAX},
+      {SIZE_MAX / 2 + 1, 2},
+      {size_t(1) << 32, size_t(1) << 32},
+      {(size_t(1) << 32) + 1, size_t(1) << 32},
+      {SIZE_MAX / 16 + 1, 16},
+      {1, SIZE_MAX},
+      {1, size_t(PTRDIFF_MAX) + 1},
+      {size_t(PTRDIFF_MAX), 2},
+  };
+  for (auto c : cases) {
+    errno = 0;
+    void* p = std::calloc(Opaque(c.nmemb), Opaque(c.size));
+    EXPECT_EQ(p, nullptr) << "calloc(" << c.nmemb << ", " << c.size << ")";
+    EXPECT_EQ(errno, ENOMEM) << "calloc(" << c.nmemb << ", " << c.size << ")";
+    std::free(p);
+  }
+}
+
+TEST(Realloc, NullPointerActsAsMalloc) {
+  auto* p = static_cast<unsigned char*>(std::realloc(nullptr, Opaque<size_t>(1000)));
+  ASSERT_NE(p, nullptr);
+  EXPECT_GE(malloc_usable_size(p), 1000u);
+  std::memset(p, 1, 1000);
+  std::free(p);
+  p = static_cast<unsigned char*>(std::realloc(nullptr, Opaque<size_t>(0)));
+  EXPECT_NE(p, nullptr);  // glibc: realloc(NULL, 0) == malloc(0)
+  std::free(p);
+}
+
+// glibc frees the block and returns NULL for realloc(p, 0) with p != NULL.
+TEST(Realloc, ZeroSizeFreesAndReturnsNull) {
+  size_t before = RssBytes();
+  for (int i = 0; i < 600; ++i) {
+    void* p = std::malloc(1 << 20);
+    ASSERT_NE(p, nullptr);
+    std::memset(p, 1, 1 << 20);
+    void* q = std::realloc(p, Opaque<size_t>(0));
+    ASSERT_EQ(q, nullptr);
+  }
+  // 600 MiB would be resident if realloc(p, 0) did not free p.
+  EXPECT_LT(RssBytes(), before + (64 << 20));
+}
+
+std::vector<size_t> GeometricSizes(size_t limit) {
+  std::vector<size_t> v;
+  for (size_t n = 1; n <= 600; ++n) v.push_back(n);
+  for (size_t n = 600; n <= limit; n = n + n / 16 + 1) v.push_back(n);
+  for (size_t p = 1024; p <= limit; p *= 2) v.push_back(p - 1), v.push_back(p), v.push_back(p + 1);
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+void ReallocChain(const std::vector<size_t>& sizes, bool block_neighbours) {
+  const uint64_t seed = 99;
+  unsigned char* p = nullptr;
+  size_t cur = 0;
+  std::vector<void*> neighbours;
+  for (size_t n : sizes) {
+    auto* q = static_cast<unsigned char*>(std::realloc(p, n));
+    ASSERT_NE(q, nullptr) << "realloc " << cur << " -> " << n;
+    size_t kept = std::min(cur, n);
+    size_t bad = FirstMismatch(q, kept, seed);
+    ASSERT_EQ(bad, kept) << "realloc " << cur << " -> " << n << " lost byte " << bad;
+    EXPECT_GE(malloc_usable_size(q), n);
+    // Extend the pattern over the new part.
+    for (size_t i = kept; i < n; ++i) q[i] = PatternByte(seed, i);
+    p = q;
+    cur = n;
+    if (block_neighbours) {
+      // Allocate right after, so growing in place is (often) impossible.
+      void* nb = std::malloc(n < 4096 ? n : 64);
+      ASSERT_NE(nb, nullptr);
+      neighbours.push_back(nb);
+    }
+  }
+  EXPECT_EQ(FirstMismatch(p, cur, seed), cur);
+  std::free(p);
+  for (void* nb : neighbours) std::free(nb);
+}
+
+TEST(Realloc, KeepsContentsGrowing) {
+  ReallocChain(GeometricSizes(4 << 20), false);
+}
+
+TEST(Realloc, KeepsContentsShrinking) {
+  auto sizes = GeometricSizes(4 << 20);
+  std::reverse(sizes.begin(), sizes.end());
+  ReallocChain(sizes, false);
+}
+
+TEST(Realloc, KeepsContentsWithNeighbours) {
+  auto sizes = GeometricSizes(4 << 20);
+  ReallocChain(sizes, true);
+  std::reverse(sizes.begin(), sizes.end());
+  ReallocChain(sizes, true);
+}
+
+// Jumps across several size classes at once, in both directions.
+TEST(Realloc, KeepsContentsAcrossBigJumps) {
+  const size_t sizes[] = {1,         100000, 3,          (size_t(24) << 20) + 5,
+                          17,        4097,   (size_t(40) << 20), 65536,
+                          (size_t(20) << 20), 1 << 20, 24, (size_t(33) << 20), 2};
+  for (int rep = 0; rep < 3; ++rep) {
+    std::vector<size_t> v(std::begin(sizes), std::end(sizes));
+    ReallocChain(v, rep == 1);
+  }
+}
+
+TEST(Realloc, HugeRequestFailsAndKeepsOriginal) {
+  for (size_t n : {size_t(100), size_t(100000), size_t(20) << 20}) {
+    auto* p = static_cast<unsigned char*>(std::malloc(n));
+    ASSERT_NE(p, nullptr);
+    Fill(p, n, 5);
+    for (size_t huge : {SIZE_MAX, SIZE_MAX - 4096, size_t(PTRDIFF_MAX) + 1, size_t(PTRDIFF_MAX)}) {
+      errno = 0;
+      void* q = std::realloc(p, Opaque(huge));
+      EXPECT_EQ(q, nullptr) << "realloc(" << n << " bytes, " << huge << ")";
+      EXPECT_EQ(errno, ENOMEM);
+      if (q != nullptr) p = static_cast<unsigned char*>(q);  // would be a bug
+    }
+    ASSERT_EQ(FirstMismatch(p, n, 5), n) << "original block damaged by a failed realloc";
+    // And it is still a valid block.
+    p = static_cast<unsigned char*>(std::realloc(p, n * 2));
+    ASSERT_NE(p, nullptr);
+    ASSERT_EQ(FirstMismatch(p, n, 5), n);
+    std::free(p);
+  }
+}
+
+TEST(ReallocArray, BehavesLikeRealloc) {
+  auto* p = static_cast<unsigned char*>(reallocarray(nullptr, 10, 10));
+  ASSERT_NE(p, nullptr);
+  Fill(p, 100, 8);
+  p = static_cast<unsigned char*>(reallocarray(p, 1000, 50));
+  ASSERT_NE(p, nullptr);
+  EXPECT_GE(malloc_usable_size(p), 50000u);
+  EXPECT_EQ(FirstMismatch(p, 100, 8), 100u);
+  p = static_cast<unsigned char*>(reallocarray(p, 5, 10));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(FirstMismatch(p, 50, 8), 50u);
+  std::free(p);
+}
+
+TEST(ReallocArray, OverflowFailsAndKeepsOriginal) {
+  auto* p = static_cast<unsigned char*>(std::malloc(300));
+  ASSERT_NE(p, nullptr);
+  Fill(p, 300, 77);
+  struct Case {
+    size_t nmemb, size;
+  } cases[] = {{SIZE_MAX, 2},
+               {size_t(1) << 32, size_t(1) << 32},
+               {SIZE_MAX / 2 + 1, 2},
+               {3, SIZE_MAX / 3 + 1},
+               {1, SIZE_MAX}};
+  for (auto c : cases) {
+    errno = 0;
+    void* q = reallocarray(p, Opaque(c.nmemb), Opaque(c.size));
+    EXPECT_EQ(q, nullptr) << "reallocarray(p, " << c.nmemb << ", " << c.size << ")";
+    EXPECT_EQ(errno, ENOMEM);
+    if (q != nullptr) p = static_cast<unsigned char*>(q);
+  }
+  ASSERT_EQ(FirstMismatch(p, 300, 77), 300u) << "original block damaged";
+  std::free(p);
+  errno = 0;
+  EXPECT_EQ(reallocarray(nullptr, Opaque(SIZE_MAX), 2), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+}
+
+}  // namespace

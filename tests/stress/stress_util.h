@@ -1,0 +1,274 @@
+// Shared helpers for the stress tests (tests/stress/): self-describing
+// stamped blocks, a deterministic RNG, RSS, and a watchdog.
+#pragma once
+
+#include <fcntl.h>
+#include <malloc.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+extern "C" void free_sized(void* ptr, size_t size);
+extern "C" void free_aligned_sized(void* ptr, size_t alignment, size_t size);
+
+namespace stress {
+
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull) {}
+  uint64_t Next() {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  size_t Below(size_t n) { return size_t(Next() % n); }
+  bool OneIn(unsigned n) { return Next() % n == 0; }
+};
+
+// Log-uniform size in [lo, hi].
+inline size_t RandomSize(Rng& r, size_t lo, size_t hi) {
+  int lo_bits = 63 - __builtin_clzll(lo), hi_bits = 63 - __builtin_clzll(hi);
+  int bits = lo_bits + int(r.Below(size_t(hi_bits - lo_bits + 1)));
+  size_t base = size_t(1) << bits;
+  size_t n = base + r.Below(base);
+  if (n < lo) n = lo;
+  if (n > hi) n = hi;
+  return n;
+}
+
+// How a block was obtained, which decides how it must be released.
+enum Kind : uint8_t {
+  kMalloc = 0,
+  kCalloc = 1,
+  kAlignedAlloc = 2,
+  kPosixMemalign = 3,
+  kNew = 4,
+  kNewAligned = 5,
+  kKinds = 6,
+};
+
+// Block layout: word 0 = meta (magic, kind, log2(align), size), word 1 = tag,
+// then a pattern derived from the tag. Minimum block size is 16.
+constexpr uint64_t kMagic = 0xA5;
+constexpr size_t kMinBlock = 16;
+
+inline uint64_t PatternWord(uint64_t tag, size_t i) {
+  uint64_t x = tag + i * 0x9E3779B97F4A7C15ull;
+  x ^= x >> 31;
+  return x * 0xD6E8FEB86659FD93ull;
+}
+
+inline void Stamp(void* p, size_t n, Kind kind, size_t align, uint64_t tag) {
+  auto* b = static_cast<unsigned char*>(p);
+  uint64_t meta = (kMagic << 56) | (uint64_t(kind) << 48) |
+                  (uint64_t(__builtin_ctzll(align)) << 40) | uint64_t(n);
+  std::memcpy(b, &meta, 8);
+  std::memcpy(b + 8, &tag, 8);
+  size_t i = 16, w = 0;
+  for (; i + 8 <= n; i += 8, ++w) {
+    uint64_t v = PatternWord(tag, w);
+    std::memcpy(b + i, &v, 8);
+  }
+  uint64_t last = PatternWord(tag, w);
+  for (size_t k = 0; i < n; ++i, ++k) b[i] = static_cast<unsigned char>(last >> (8 * k));
+}
+
+struct BlockInfo {
+  size_t size = 0;
+  size_t align = 0;
+  Kind kind = kMalloc;
+  uint64_t tag = 0;
+};
+
+// Verifies a stamped block; on failure fills *why and returns false.
+inline bool Check(const void* p, BlockInfo* info, std::string* why) {
+  auto* b = static_cast<const unsigned char*>(p);
+  uint64_t meta, tag;
+  std::memcpy(&meta, b, 8);
+  std::memcpy(&tag, b + 8, 8);
+  char buf[256];
+  if ((meta >> 56) != kMagic) {
+    std::snprintf(buf, sizeof buf, "block %p: header destroyed (meta %016llx)", p,
+                  static_cast<unsigned long long>(meta));
+    *why = buf;
+    return false;
+  }
+  info->kind = Kind((meta >> 48) & 0xFF);
+  info->align = size_t(1) << ((meta >> 40) & 0xFF);
+  info->size = size_t(meta & ((uint64_t(1) << 40) - 1));
+  info->tag = tag;
+  size_t n = info->size;
+  if ((reinterpret_cast<uintptr_t>(p) & (info->align - 1)) != 0) {
+    std::snprintf(buf, sizeof buf, "block %p size %zu: not aligned to %zu", p, n, info->align);
+    *why = buf;
+    return false;
+  }
+  size_t us = malloc_usable_size(const_cast<void*>(p));
+  if (us < n) {
+    std::snprintf(buf, sizeof buf, "block %p size %zu: malloc_usable_size %zu too small", p, n, us);
+    *why = buf;
+    return false;
+  }
+  size_t i = 16, w = 0;
+  for (; i + 8 <= n; i += 8, ++w) {
+    uint64_t v;
+    std::memcpy(&v, b + i, 8);
+    if (v != PatternWord(tag, w)) {
+      std::snprintf(buf, sizeof buf, "block %p size %zu kind %d: word at offset %zu corrupted", p,
+                    n, int(info->kind), i);
+      *why = buf;
+      return false;
+    }
+  }
+  uint64_t last = PatternWord(tag, w);
+  for (size_t k = 0; i < n; ++i, ++k)
+    if (b[i] != static_cast<unsigned char>(last >> (8 * k))) {
+      std::snprintf(buf, sizeof buf, "block %p size %zu: tail byte %zu corrupted", p, n, i);
+      *why = buf;
+      return false;
+    }
+  return true;
+}
+
+// Allocates a block of n bytes (n >= 16) with the given kind; aligned kinds
+// get a random power-of-two alignment 16..4096. Returns a stamped block.
+inline void* AllocBlock(Rng& r, size_t n, Kind kind, uint64_t tag) {
+  if (n < kMinBlock) n = kMinBlock;
+  size_t align = 16;
+  void* p = nullptr;
+  switch (kind) {
+    case kMalloc:
+      p = std::malloc(n);
+      align = 8;
+      break;
+    case kCalloc: {
+      p = std::calloc(1, n);
+      align = 8;
+      if (p != nullptr) {
+        auto* b = static_cast<const unsigned char*>(p);
+        for (size_t i = 0; i < n; ++i)
+          if (b[i] != 0) {
+            std::fprintf(stderr, "calloc(1, %zu) = %p: byte %zu not zero\n", n, p, i);
+            std::abort();
+          }
+      }
+      break;
+    }
+    case kAlignedAlloc:
+      align = size_t(16) << r.Below(9);
+      p = std::aligned_alloc(align, n);
+      break;
+    case kPosixMemalign:
+      align = size_t(16) << r.Below(9);
+      if (posix_memalign(&p, align, n) != 0) p = nullptr;
+      break;
+    case kNew:
+      p = ::operator new(n);
+      align = 8;
+      break;
+    case kNewAligned:
+      align = size_t(32) << r.Below(8);
+      p = ::operator new(n, std::align_val_t(align));
+      break;
+    default:
+      std::abort();
+  }
+  if (p == nullptr) {
+    std::fprintf(stderr, "allocation of %zu bytes (kind %d) failed\n", n, int(kind));
+    std::abort();
+  }
+  Stamp(p, n, kind, align, tag);
+  return p;
+}
+
+// Releases a verified block with a matching function (randomly sized or not).
+inline void ReleaseBlock(Rng& r, void* p, const BlockInfo& bi) {
+  switch (bi.kind) {
+    case kMalloc:
+    case kCalloc:
+      if (r.OneIn(2))
+        std::free(p);
+      else
+        free_sized(p, bi.size);
+      break;
+    case kAlignedAlloc:
+    case kPosixMemalign:
+      if (r.OneIn(2))
+        std::free(p);
+      else
+        free_aligned_sized(p, bi.align, bi.size);
+      break;
+    case kNew:
+      if (r.OneIn(2))
+        ::operator delete(p);
+      else
+        ::operator delete(p, bi.size);
+      break;
+    case kNewAligned:
+      if (r.OneIn(2))
+        ::operator delete(p, std::align_val_t(bi.align));
+      else
+        ::operator delete(p, bi.size, std::align_val_t(bi.align));
+      break;
+    default:
+      std::abort();
+  }
+}
+
+// Resident set size in bytes from /proc/self/statm (no allocation).
+inline size_t RssBytes() {
+  int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[256];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  unsigned long size = 0, resident = 0;
+  if (std::sscanf(buf, "%lu %lu", &size, &resident) != 2) return 0;
+  return resident * size_t(::sysconf(_SC_PAGESIZE));
+}
+
+inline double MiB(size_t bytes) { return double(bytes) / (1024.0 * 1024.0); }
+
+// Kills the process with a message if a test runs longer than its limit, so
+// that a deadlock fails instead of hanging. Uses SIGALRM (async-signal-safe
+// handler, no allocation).
+class Watchdog {
+ public:
+  Watchdog(unsigned seconds, const char* what) {
+    Message() = what;
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sa_handler = &Watchdog::OnAlarm;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGALRM, &sa, nullptr);
+    ::alarm(seconds);
+  }
+  ~Watchdog() { ::alarm(0); }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  static const char*& Message() {
+    static const char* msg = "";
+    return msg;
+  }
+  static void OnAlarm(int) {
+    const char head[] = "\n*** watchdog: time limit exceeded (deadlock?) in ";
+    (void)!::write(2, head, sizeof head - 1);
+    (void)!::write(2, Message(), std::strlen(Message()));
+    (void)!::write(2, "\n", 1);
+    ::_exit(86);
+  }
+};
+
+}  // namespace stress
