@@ -39,7 +39,7 @@ void* alloc_aligned(size_t size, size_t align) noexcept {
     // Pages start on slice boundaries, so a class that is a multiple of `align` gives aligned
     // blocks. Every power of two up to kMaxClassSize is a class, so the search ends.
     for (size_t c = class_of(size); c < kClassCount; ++c)
-      if (class_size(c) % align == 0) return heap_malloc_class(tls_heap, c);
+      if (class_size(c) % align == 0) return heap_malloc_class(tls_heap, c, size);
   }
   return large_alloc(tls_heap, size, align, nullptr);
 }
@@ -74,7 +74,7 @@ void* reallocate(void* p, size_t size) noexcept {
       break;
     case PageKind::kLarge:
       if (size <= usable && size >= usable / 2) return p;
-      if (size > usable && size <= kLargeMax && size < options::get().mmap_threshold &&
+      if (size > usable && size <= kLargeMax && size < options::mmap_threshold() &&
           arena_grow_large(page, (size + kSliceSize - 1) >> kSliceShift))
         return p;
       break;

@@ -50,6 +50,24 @@ std::atomic<size_t> g_arena_count{1};
 std::atomic<uint64_t> g_maintenance_due{UINT64_MAX};
 // Abandoned pages per class over all arenas: adoption looks beyond the home arena only if > 0.
 std::atomic<uint32_t> g_abandoned_by_class[kClassCount];
+// Slices handed out to pages and large blocks, and free slices not yet purged, over all arenas.
+std::atomic<size_t> g_used_slices{0};
+std::atomic<size_t> g_dirty_slices{0};
+
+void add(std::atomic<size_t>& counter, ptrdiff_t delta) {
+  counter.fetch_add(static_cast<size_t>(delta), std::memory_order_relaxed);
+}
+
+// Freed memory beyond this is purged at once rather than after the purge delay: the larger of
+// trim_threshold and a quarter of the memory in use, so a program that frees most of its heap
+// gives it back immediately while a steady one keeps a working reserve.
+bool too_much_dirty() {
+  size_t dirty = g_dirty_slices.load(std::memory_order_relaxed) << kSliceShift;
+  size_t used = g_used_slices.load(std::memory_order_relaxed) << kSliceShift;
+  size_t limit = options::get(options::Id::kTrimThreshold);
+  if (used / 4 > limit) limit = used / 4;
+  return dirty > limit;
+}
 
 void arm_deadline(std::atomic<uint64_t>& deadline, uint64_t t) {
   uint64_t cur = deadline.load(std::memory_order_relaxed);
@@ -103,10 +121,12 @@ size_t count_slices(const uint64_t* mask, size_t first, size_t count) {
 
 uint32_t now32(uint64_t now) { return static_cast<uint32_t>(now); }
 
-// Purge the dirty slices of `seg` that have waited the purge delay (all of them if `force`).
+// Purge the dirty slices of `seg` that have waited the purge delay (all of them if `force`),
+// keeping the arena's top_pad bytes resident.
 size_t purge_segment(Arena* arena, Segment* seg, uint64_t now, bool force) {
-  const uint32_t delay = options::get().purge_delay_ms;
-  const bool lazy = options::get().purge_lazy;
+  const uint32_t delay = options::purge_delay_ms();
+  const size_t keep = options::get(options::Id::kTopPad) >> kSliceShift;
+  const bool lazy = options::get(options::Id::kPurgeMethod) == uint64_t(PurgeMethod::kFree);
   uint64_t next_deadline = 0;
   size_t purged = 0;
   size_t run_start = 0, run_len = 0;
@@ -124,7 +144,8 @@ size_t purge_segment(Arena* arena, Segment* seg, uint64_t now, bool force) {
       size_t i = w * 64 + static_cast<size_t>(std::countr_zero(bits));
       bits &= bits - 1;
       uint32_t waited = now32(now) - seg->dirty_since_ms[i];
-      if (force || waited >= delay) {
+      bool kept = arena->dirty_slices - purged - run_len <= keep;
+      if ((force || waited >= delay) && !kept) {
         if (run_len != 0 && run_start + run_len == i) {
           ++run_len;
         } else {
@@ -133,7 +154,7 @@ size_t purge_segment(Arena* arena, Segment* seg, uint64_t now, bool force) {
           run_len = 1;
         }
       } else {
-        uint64_t deadline = now + (delay - waited);
+        uint64_t deadline = now + (waited < delay ? delay - waited : delay);
         if (next_deadline == 0 || deadline < next_deadline) next_deadline = deadline;
       }
     }
@@ -141,6 +162,7 @@ size_t purge_segment(Arena* arena, Segment* seg, uint64_t now, bool force) {
   flush();
   seg->purge_at_ms = next_deadline;
   arena->dirty_slices -= purged;
+  add(g_dirty_slices, -static_cast<ptrdiff_t>(purged));
   return purged << kSliceShift;
 }
 
@@ -151,8 +173,10 @@ void mark_released(Arena* arena, Segment* seg, size_t first, size_t count, uint6
   for (size_t i = first; i < first + count; ++i) seg->dirty_since_ms[i] = now32(now);
   seg->free_slices += static_cast<uint32_t>(count);
   arena->dirty_slices += count;
+  add(g_dirty_slices, static_cast<ptrdiff_t>(count));
+  add(g_used_slices, -static_cast<ptrdiff_t>(count));
   if (seg->purge_at_ms == 0) {
-    seg->purge_at_ms = now + options::get().purge_delay_ms;
+    seg->purge_at_ms = now + options::purge_delay_ms();
     arm(arena, seg->purge_at_ms);
   }
 }
@@ -201,7 +225,7 @@ size_t maintain_locked(Arena* arena, uint64_t now, bool force) {
     seg = following;
   }
   if (arena->abandoned_count.load(std::memory_order_relaxed) != 0) {
-    uint64_t sweep = now + options::get().purge_delay_ms;
+    uint64_t sweep = now + options::purge_delay_ms();
     if (sweep < next) next = sweep;
   }
   arena->next_maintenance_ms.store(next, std::memory_order_relaxed);
@@ -213,7 +237,8 @@ size_t maintain_locked(Arena* arena, uint64_t now, bool force) {
 void release_slices(Arena* arena, Segment* seg, size_t first, size_t count) {
   uint64_t now = os::now_ms();
   mark_released(arena, seg, first, count, now);
-  if (now >= arena->next_maintenance_ms.load(std::memory_order_relaxed))
+  if (too_much_dirty()) maintain_locked(arena, now, true);
+  else if (now >= arena->next_maintenance_ms.load(std::memory_order_relaxed))
     maintain_locked(arena, now, false);
 }
 
@@ -276,6 +301,8 @@ Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices) {
   mark_slices(seg->dirty_mask, f, slices, false);
   seg->free_slices -= static_cast<uint32_t>(slices);
   arena->dirty_slices -= dirty;
+  add(g_dirty_slices, -static_cast<ptrdiff_t>(dirty));
+  add(g_used_slices, static_cast<ptrdiff_t>(slices));
   Page* page = segment_make_page(seg, f, slices);
   page->is_zero = dirty == 0;
   return page;
@@ -304,7 +331,7 @@ Page* arena_adopt_abandoned(Arena* home, size_t size_class, Heap* heap) {
     if (page == nullptr) continue;
     arena->abandoned_count.fetch_sub(1, std::memory_order_relaxed);
     g_abandoned_by_class[size_class].fetch_sub(1, std::memory_order_relaxed);
-    page->owner.store(reinterpret_cast<uintptr_t>(heap), std::memory_order_relaxed);
+    page->owner.store(owner_tag(heap), std::memory_order_relaxed);
     page_set_delay_state(page, kNoDelayed, false);
     return page;
   }
@@ -317,7 +344,7 @@ void arena_abandon_page(Page* page) {
   arena->abandoned[page->size_class].push_back(page);
   arena->abandoned_count.fetch_add(1, std::memory_order_relaxed);
   g_abandoned_by_class[page->size_class].fetch_add(1, std::memory_order_relaxed);
-  arm(arena, os::now_ms() + options::get().purge_delay_ms);
+  arm(arena, os::now_ms() + options::purge_delay_ms());
 }
 
 bool arena_grow_large(Page* page, size_t slices) {
@@ -334,6 +361,8 @@ bool arena_grow_large(Page* page, size_t slices) {
   mark_slices(seg->dirty_mask, end, extra, false);
   seg->free_slices -= static_cast<uint32_t>(extra);
   arena->dirty_slices -= dirty;
+  add(g_dirty_slices, -static_cast<ptrdiff_t>(dirty));
+  add(g_used_slices, static_cast<ptrdiff_t>(extra));
   for (size_t i = end; i < end + extra; ++i) seg->slice_page[i] = page;
   page->slice_count = static_cast<uint16_t>(slices);
   page->block_size = slices << kSliceShift;

@@ -49,6 +49,7 @@ struct Arena {
 
 // Process-wide arena table (core/arena.cpp).
 Arena* arena_at(size_t index);
+inline size_t arena_index(const Arena* arena) { return arena->index; }
 size_t arena_count();
 void arenas_init(size_t count);
 void arenas_set_count(size_t count);  // for threads created later

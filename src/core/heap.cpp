@@ -4,8 +4,10 @@
 
 #include <errno.h>
 
+#include <cstring>
 #include <utility>
 
+#include "diag/options.h"
 #include "diag/report.h"
 #include "diag/stats.h"
 
@@ -16,7 +18,7 @@ Page g_empty_page{};
 namespace {
 template <size_t... I>
 constexpr Heap make_empty_heap(std::index_sequence<I...>) {
-  return Heap{{((void)I, &g_empty_page)...}, {}, {}, {}, nullptr, 0, 0, nullptr};
+  return Heap{{((void)I, &g_empty_page)...}, {}, {}, {}, nullptr, 0, 0, 0, nullptr};
 }
 }  // namespace
 
@@ -49,7 +51,7 @@ uint64_t next_key(Heap* heap) {
 void update_direct(Heap* heap, size_t c) {
   if (class_size(c) > kDirectMax) return;
   Page* page = heap->queues[c].first;
-  if (page == nullptr) page = &g_empty_page;
+  if (page == nullptr || heap->checked) page = &g_empty_page;
   for (size_t i = class_direct_first(c); i <= class_direct_last(c); ++i) heap->direct[i] = page;
 }
 
@@ -93,14 +95,14 @@ bool page_to_full(Heap* heap, Page* page) {
   }
   queue_remove(heap, page);
   heap->full.push_back(page);
-  page->owner.store(reinterpret_cast<uintptr_t>(heap) | kOwnerFull, std::memory_order_relaxed);
+  page->owner.store(owner_tag(heap) | kOwnerFull, std::memory_order_relaxed);
   return true;
 }
 
 void page_unfull(Heap* heap, Page* page) {
   heap->full.remove(page);
   page_set_delay_state(page, kNoDelayed, false);
-  page->owner.store(reinterpret_cast<uintptr_t>(heap), std::memory_order_relaxed);
+  page->owner.store(owner_tag(heap), std::memory_order_relaxed);
   PageList& q = heap->queues[page->size_class];
   if (q.empty()) {
     queue_push_front(heap, page);
@@ -203,12 +205,43 @@ Page* heap_find_page(Heap* heap, size_t c) noexcept {
   }
   page = arena_take_span(heap->arena, class_page_slices(c), 1);
   if (page == nullptr) return nullptr;
-  page_init_small(page, c, heap, next_key(heap));
+  page_init_small(page, c, owner_tag(heap), next_key(heap));
   queue_push_front(heap, page);
   return page;
 }
 
-void* heap_malloc_class(Heap* heap, size_t c) noexcept {
+namespace {
+
+// Checked heaps: a new block is filled with the complement of the perturb byte.
+[[gnu::noinline]] void* checked_malloc(void* p, size_t n) {
+  if (p != nullptr)
+    if (uint64_t b = options::get(options::Id::kPerturb)) std::memset(p, int(~b & 0xff), n);
+  return p;
+}
+
+// Freed blocks are filled with the perturb byte, past the two words of free-list links.
+void perturb_freed(void* p, size_t block_size) {
+  if (uint64_t b = options::get(options::Id::kPerturb); b != 0 && block_size > sizeof(Block))
+    std::memset(static_cast<uint8_t*>(p) + sizeof(Block), int(b), block_size - sizeof(Block));
+}
+
+}  // namespace
+
+bool checking_wanted() noexcept { return options::get(options::Id::kPerturb) != 0; }
+
+void heap_set_checked(Heap* heap, bool checked) noexcept {
+  if (heap == &g_empty_heap || heap->checked == checked) return;
+  heap->checked = checked;
+  for (size_t c = 0; c < kClassCount; ++c) {
+    for (Page* page = heap->queues[c].first; page != nullptr; page = page->next)
+      page->owner.store(owner_tag(heap), std::memory_order_relaxed);
+    update_direct(heap, c);
+  }
+  for (Page* page = heap->full.first; page != nullptr; page = page->next)
+    page->owner.store(owner_tag(heap) | kOwnerFull, std::memory_order_relaxed);
+}
+
+void* heap_malloc_class(Heap* heap, size_t c, size_t n) noexcept {
   if (heap == &g_empty_heap) [[unlikely]] {
     heap = heap_for_thread();
     if (heap == nullptr) {
@@ -224,12 +257,16 @@ void* heap_malloc_class(Heap* heap, size_t c) noexcept {
       return nullptr;
     }
   }
-  return heap_pop(page);
+  void* p = heap_pop(page);
+  if (heap->checked) [[unlikely]] return checked_malloc(p, n);
+  return p;
 }
 
 void* malloc_generic(Heap* heap, size_t n) noexcept {
-  if (n <= kMaxClassSize) return heap_malloc_class(heap, class_of(n));
-  return large_alloc(heap, n, 0, nullptr);
+  if (n <= kMaxClassSize) return heap_malloc_class(heap, class_of(n), n);
+  void* p = large_alloc(heap, n, 0, nullptr);
+  if (heap->checked) [[unlikely]] return checked_malloc(p, n);
+  return p;
 }
 
 void page_retire(Heap* heap, Page* page) noexcept {
@@ -253,10 +290,12 @@ void free_generic(Heap* heap, Page* page, void* p) noexcept {
   switch (page->kind) {
     case PageKind::kSmall:
       if (!page_is_block_start(page, p)) return diag::report_invalid_free(p, "not the start of a block");
+      perturb_freed(p, page->block_size);
       if (owner_heap(owner) == heap) return free_owned(heap, page, static_cast<Block*>(p));
       return free_remote(page, static_cast<Block*>(p));
     case PageKind::kLarge:
       if (p != page->start) return diag::report_invalid_free(p, "not the start of a block");
+      perturb_freed(p, page->block_size);
       stats::large_freed(page->block_size);
       return arena_free_page(page);
     case PageKind::kHuge:
@@ -313,7 +352,7 @@ void heap_abandon(Heap* heap) noexcept {
   // 1. Stop delayed frees into this heap, waiting out any in flight; full pages rejoin queues.
   while (Page* page = heap->full.pop_front()) {
     page_set_delay_state(page, kNeverDelayed, false);
-    page->owner.store(reinterpret_cast<uintptr_t>(heap), std::memory_order_relaxed);
+    page->owner.store(owner_tag(heap), std::memory_order_relaxed);
     heap->queues[page->size_class].push_back(page);
     page->in_queue = 1;
   }

@@ -30,8 +30,14 @@ struct Heap {
   Arena* arena;
   uint64_t random;
   uint32_t thread_id;
+  uint8_t checked;  // every malloc and free of this heap takes the slow path (perturb, debug)
   Heap* next_free;  // in the pool of unused heaps
 };
+
+// What Page::owner holds for a page of this heap (not in the full list).
+inline uintptr_t owner_tag(const Heap* heap) {
+  return reinterpret_cast<uintptr_t>(heap) | (heap->checked ? kOwnerChecked : 0);
+}
 
 extern Heap g_empty_heap;
 extern Page g_empty_page;
@@ -61,8 +67,12 @@ void heaps_abandon_others(Heap* keep) noexcept;
 // Fork child: a remote free caught mid-way (kDelayedFreeing) by the fork never completes; let
 // the heap's pages go on as if it had.
 void heap_unstick_after_fork(Heap* heap) noexcept;
-// Allocate a block of class c (any size class, not only the direct ones).
-void* heap_malloc_class(Heap* heap, size_t size_class) noexcept;
+// Allocate a block of class c (any size class, not only the direct ones); n is the request.
+void* heap_malloc_class(Heap* heap, size_t size_class, size_t n) noexcept;
+// Make the heap checked or not (mallopt(M_PERTURB) for the calling thread).
+void heap_set_checked(Heap* heap, bool checked) noexcept;
+// Whether new heaps start checked (the options that need the slow path are on).
+bool checking_wanted() noexcept;
 
 // ---- fast paths ----
 

@@ -16,7 +16,10 @@ void* large_alloc(Heap* heap, size_t n, size_t align, bool* is_zero) noexcept {
   size_t slices = (n + kSliceSize - 1) >> kSliceShift;
   if (slices == 0) slices = 1;
   Page* page = nullptr;
-  if (n < options::get().mmap_threshold && n <= kLargeMax && align <= kLargeMax) {
+  bool mapped_alone = n >= options::mmap_threshold() &&
+                      stats::global().huge_count.load(std::memory_order_relaxed) <
+                          options::get(options::Id::kMmapMax);
+  if (!mapped_alone && n <= kLargeMax && align <= kLargeMax) {
     if (heap == &g_empty_heap) heap = heap_for_thread();
     if (heap != nullptr) {
       size_t align_slices = align > kSliceSize ? align >> kSliceShift : 1;

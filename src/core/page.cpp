@@ -6,7 +6,7 @@
 
 namespace arenalloc {
 
-void page_init_small(Page* page, size_t size_class, Heap* heap, uintptr_t key) {
+void page_init_small(Page* page, size_t size_class, uintptr_t owner, uintptr_t key) {
   page->free = nullptr;
   page->local_free = nullptr;
   page->used = 0;
@@ -28,7 +28,7 @@ void page_init_small(Page* page, size_t size_class, Heap* heap, uintptr_t key) {
   page->kept = 0;
   page->key = key;
   page->thread_free.store(kNoDelayed, std::memory_order_relaxed);
-  page->owner.store(reinterpret_cast<uintptr_t>(heap), std::memory_order_relaxed);
+  page->owner.store(owner, std::memory_order_relaxed);
   page->next = page->prev = nullptr;
   page_extend(page);
 }

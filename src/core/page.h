@@ -50,8 +50,12 @@ enum DelayState : uintptr_t {
 };
 inline constexpr uintptr_t kDelayMask = 3;
 
-// Bit 0 of Page::owner: the page sits in its heap's full list.
+// Bit 0 of Page::owner: the page sits in its heap's full list. Bit 1: its heap is checked (every
+// operation on it takes the slow path, e.g. to perturb contents). Either bit makes the free fast
+// path's owner comparison fail.
 inline constexpr uintptr_t kOwnerFull = 1;
+inline constexpr uintptr_t kOwnerChecked = 2;
+inline constexpr uintptr_t kOwnerBits = kOwnerFull | kOwnerChecked;
 
 struct Page {
   // Owner-thread fields, read and written on the fast paths.
@@ -105,10 +109,10 @@ inline uintptr_t free_mark(const Page* page, const void* block) {
 // free). Walks defensively: a corrupted link ends the walk rather than being followed.
 bool page_contains_free_block(const Page* page, const Block* block, const Block* delayed);
 
-inline Heap* owner_heap(uintptr_t owner) { return reinterpret_cast<Heap*>(owner & ~kOwnerFull); }
+inline Heap* owner_heap(uintptr_t owner) { return reinterpret_cast<Heap*>(owner & ~kOwnerBits); }
 
 // Page operations used by the heap (page.cpp). All are owner-thread only.
-void page_init_small(Page* page, size_t size_class, Heap* heap, uintptr_t key);
+void page_init_small(Page* page, size_t size_class, uintptr_t owner, uintptr_t key);
 // Carve more blocks onto `free` (at most ~one OS page worth at a time, so RSS follows use).
 void page_extend(Page* page);
 // Move local_free and then thread_free onto `free` when `free` is empty.

@@ -91,7 +91,7 @@ void fork_child() {
 
 [[gnu::constructor]] void library_constructor() {
   if (process_init()) pthread_atfork(fork_prepare, fork_parent, fork_child);
-  if (options::get().stats_at_exit) atexit([] { stats::print(); });
+  if (options::get(options::Id::kStats)) atexit([] { stats::print(); });
 }
 
 }  // namespace
@@ -123,6 +123,7 @@ Heap* heap_for_thread() noexcept {
   size_t n = g_next_arena.fetch_add(1, std::memory_order_relaxed);
   h->arena = arena_at(n % arena_count());
   h->thread_id = os::thread_id();
+  h->checked = checking_wanted();
   h->random = (g_seed ^ reinterpret_cast<uintptr_t>(h) ^ (uint64_t{h->thread_id} << 32)) | 1;
   tls_heap = h;
   // May call calloc (for keys past the first 32): the thread already has its heap by now.

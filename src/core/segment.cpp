@@ -4,6 +4,8 @@
 #include <bit>
 #include <cstring>
 
+#include "core/arena.h"
+#include "diag/options.h"
 #include "diag/stats.h"
 #include "os/os.h"
 
@@ -68,10 +70,21 @@ int find_free_run(const Segment* seg, size_t count, size_t align) {
   return -1;
 }
 
+void advise_huge_pages(void* addr, size_t size) {
+  auto policy = static_cast<HugePages>(options::get(options::Id::kHugePages));
+  if (policy != HugePages::kDefault) os::advise_huge(addr, size, policy == HugePages::kAlways);
+}
+
 Segment* segment_map_new(Arena* arena) {
-  auto* seg = static_cast<Segment*>(os::reserve_aligned(kSegmentSize, kSegmentSize));
-  if (seg == nullptr) return nullptr;
-  os::name_mapping(seg, kSegmentSize, "arenalloc-segment");
+  Segment* seg = nullptr;
+  if (arena != nullptr && arena_index(arena) == 0 && options::get(options::Id::kBrk) != 0)
+    seg = static_cast<Segment*>(os::brk_reserve_aligned(kSegmentSize, kSegmentSize));
+  if (seg == nullptr) {
+    seg = static_cast<Segment*>(os::reserve_aligned(kSegmentSize, kSegmentSize));
+    if (seg == nullptr) return nullptr;
+    os::name_mapping(seg, kSegmentSize, "arenalloc-segment");
+  }
+  advise_huge_pages(seg, kSegmentSize);
   // Fresh anonymous memory reads as zero: only the non-zero fields need writing.
   seg->cookie = kSegmentCookie;
   seg->kind = SegmentKind::kNormal;
@@ -111,6 +124,7 @@ Page* huge_alloc(size_t size, size_t align) {
   auto* seg = static_cast<Segment*>(os::reserve_aligned(mapping, kSegmentSize));
   if (seg == nullptr) return nullptr;
   os::name_mapping(seg, mapping, "arenalloc-huge");
+  advise_huge_pages(seg, mapping);
   seg->cookie = kSegmentCookie;
   seg->kind = SegmentKind::kHuge;
   seg->mapping_size = mapping;

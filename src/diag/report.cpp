@@ -9,7 +9,7 @@
 namespace arenalloc::diag {
 
 void report_invalid_free(const void* p, const char* why) noexcept {
-  OnError action = options::get().on_error;
+  OnError action = options::on_error();
   if (action == OnError::kIgnore) return;
   Line line;
   line.str("arenalloc: invalid free of ").ptr(p).str(" (").str(why).str(") in thread ")
@@ -19,7 +19,7 @@ void report_invalid_free(const void* p, const char* why) noexcept {
 }
 
 void report_double_free(const void* p, size_t block_size) noexcept {
-  OnError action = options::get().on_error;
+  OnError action = options::on_error();
   if (action == OnError::kIgnore) return;
   Line line;
   line.str("arenalloc: double free of ").ptr(p).str(" (").dec(block_size)

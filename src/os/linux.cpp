@@ -28,7 +28,7 @@ extern char** environ;
 namespace arenalloc::os {
 namespace {
 
-std::atomic<uint64_t> n_mmap{0}, n_munmap{0}, n_madvise{0}, n_mremap{0};
+std::atomic<uint64_t> n_mmap{0}, n_munmap{0}, n_madvise{0}, n_mremap{0}, n_brk{0};
 std::atomic<int> naming_supported{1};
 
 void count(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
@@ -61,6 +61,17 @@ void* reserve_aligned(size_t size, size_t align) noexcept {
   if (head != 0) release(p, head);
   if (tail != 0) release(aligned + size, tail);
   return aligned;
+}
+
+void* brk_reserve_aligned(size_t size, size_t align) noexcept {
+  count(n_brk);
+  auto current = reinterpret_cast<uintptr_t>(sbrk(0));
+  if (current == ~uintptr_t{0}) return nullptr;
+  uintptr_t start = (current + align - 1) & ~(uintptr_t)(align - 1);
+  size_t grow = (start - current) + size;
+  count(n_brk);
+  if (sbrk(static_cast<intptr_t>(grow)) == reinterpret_cast<void*>(-1)) return nullptr;
+  return reinterpret_cast<void*>(start);
 }
 
 void release(void* addr, size_t size) noexcept {
@@ -96,7 +107,8 @@ bool remap_fixed(void* from, size_t size, void* to, size_t new_size) noexcept {
 
 SyscallCounts syscall_counts() noexcept {
   return {n_mmap.load(std::memory_order_relaxed), n_munmap.load(std::memory_order_relaxed),
-          n_madvise.load(std::memory_order_relaxed), n_mremap.load(std::memory_order_relaxed)};
+          n_madvise.load(std::memory_order_relaxed), n_mremap.load(std::memory_order_relaxed),
+          n_brk.load(std::memory_order_relaxed)};
 }
 
 size_t page_size() noexcept {

@@ -13,7 +13,10 @@ namespace arenalloc::os {
 // Reserve `size` bytes aligned to `align` (a power of two >= the OS page size). The memory is
 // readable and writable, counted as RSS only once touched (MAP_NORESERVE). nullptr on failure.
 void* reserve_aligned(size_t size, size_t align) noexcept;
-// Give address space back to the OS.
+// The same from the program break (brk), as ptmalloc's main arena; nullptr if brk cannot grow.
+// Such memory is never released, only purged.
+void* brk_reserve_aligned(size_t size, size_t align) noexcept;
+// Release address space: give it back to the OS.
 void release(void* addr, size_t size) noexcept;
 // Drop the contents of committed pages so they stop counting as RSS; they read as zero after.
 // `lazy` uses MADV_FREE (cheaper, but pages stay in RSS until the kernel needs them).
@@ -27,7 +30,7 @@ bool remap_fixed(void* from, size_t size, void* to, size_t new_size) noexcept;
 
 // Counters of the calls above (read by statistics).
 struct SyscallCounts {
-  uint64_t mmap, munmap, madvise, mremap;
+  uint64_t mmap, munmap, madvise, mremap, brk;
 };
 SyscallCounts syscall_counts() noexcept;
 

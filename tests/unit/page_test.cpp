@@ -17,7 +17,7 @@ Page* fresh_page(size_t size_class) {
   size_t slices = class_page_slices(size_class);
   Page* page = segment_make_page(seg, next_slice, slices);
   next_slice += slices;
-  page_init_small(page, size_class, nullptr, 0x1234567890abcdefull);
+  page_init_small(page, size_class, 0, 0x1234567890abcdefull);
   return page;
 }
 
