@@ -188,6 +188,29 @@ size_t resident_bytes() noexcept {
   return pages * page_size();
 }
 
+size_t peak_resident_bytes() noexcept {
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[4096];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  const char key[] = "VmHWM:";
+  for (const char* p = buf; *p != '\0'; ++p) {
+    if (p != buf && p[-1] != '\n') continue;
+    size_t i = 0;
+    while (key[i] != '\0' && p[i] == key[i]) ++i;
+    if (key[i] != '\0') continue;
+    p += i;
+    while (*p == ' ' || *p == '\t') ++p;
+    size_t kib = 0;
+    while (*p >= '0' && *p <= '9') kib = kib * 10 + static_cast<size_t>(*p++ - '0');
+    return kib * 1024;
+  }
+  return 0;
+}
+
 void futex_wait(uint32_t* addr, uint32_t expected) noexcept {
   syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
 }

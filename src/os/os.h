@@ -44,7 +44,8 @@ uint64_t random_seed() noexcept;
 // ---- environment and output (no malloc) ----
 const char* getenv(const char* name) noexcept;
 void write_stderr(const char* text, size_t len) noexcept;
-size_t resident_bytes() noexcept;  // current RSS, from /proc/self/statm
+size_t resident_bytes() noexcept;       // current RSS, from /proc/self/statm
+size_t peak_resident_bytes() noexcept;  // VmHWM, from /proc/self/status
 
 // ---- waiting ----
 void futex_wait(uint32_t* addr, uint32_t expected) noexcept;
