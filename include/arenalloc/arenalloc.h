@@ -33,9 +33,55 @@ int arenalloc_option_set(const char* name, const char* value);
  * name) or ERANGE (buf too small). */
 int arenalloc_option_get(const char* name, char* buf, size_t len);
 
-/* C23 sized deallocation (glibc 2.36 headers lack them). */
+/* C23 sized deallocation (glibc 2.36 headers lack them). The size (and alignment) must be those
+ * the block was allocated or last reallocated with: a mismatch is reported (see on_error). */
 void free_sized(void* p, size_t size);
 void free_aligned_sized(void* p, size_t alignment, size_t size);
+
+/* ---- Sized and aligned calls ----
+ * `flags` combines ARENALLOC_ALIGN(a) (a power of two, up to 16 MiB; default 16) and
+ * ARENALLOC_ZERO. Allocation failures return NULL with errno = ENOMEM; an alignment that is not
+ * a power of two, or above 16 MiB, returns NULL with errno = EINVAL. */
+#define ARENALLOC_ALIGN(a) ((int)__builtin_ctzll((unsigned long long)(a)))
+#define ARENALLOC_ZERO 0x40
+
+/* Allocate `size` bytes (a unique pointer for 0). */
+void* arenalloc_alloc(size_t size, int flags);
+/* Resize in place only: never moves the block. Returns the usable size afterwards, which is
+ * >= size on success and the unchanged usable size if the block cannot grow; 0 (after a report)
+ * for a pointer arenalloc did not allocate. Large blocks (over 128 KiB) grow into free space after
+ * them and give back their tail when shrunk; huge blocks grow within their mapping. */
+size_t arenalloc_resize(void* p, size_t size, int flags);
+/* The usable size a request would get (like jemalloc's nallocx); 0 if it cannot be satisfied. */
+size_t arenalloc_good_size(size_t size, int flags);
+/* Free with the size (and alignment flag) used at allocation; checked like free_sized. */
+void arenalloc_free_sized(void* p, size_t size, int flags);
+/* The block's usable size (as malloc_usable_size). */
+size_t arenalloc_usable_size(const void* p);
+
+/* ---- Private heaps ----
+ * A heap of your own: allocate from it, then free everything at once with
+ * arenalloc_heap_reset (the heap stays usable) or arenalloc_heap_destroy. Its memory is returned
+ * to the system at reset and destroy. A heap may be used from any thread: calls on one heap are
+ * serialised by its lock (use one heap per thread for speed). Its blocks may also be freed with
+ * free(), from any thread, and realloc'ed (the new block then comes from the caller's thread
+ * heap). After reset or destroy, every block of the heap is invalid; none is handed out twice.
+ * A handle that is not a live heap is reported (see on_error) and the call does nothing
+ * (allocation returns NULL with errno = EINVAL). */
+typedef struct arenalloc_heap arenalloc_heap_t;
+
+/* NULL with errno = ENOMEM if the heap's bookkeeping cannot be mapped. */
+arenalloc_heap_t* arenalloc_heap_create(void);
+/* NULL with errno = ENOMEM, or EINVAL (bad flags or handle). */
+void* arenalloc_heap_alloc(arenalloc_heap_t* heap, size_t size, int flags);
+void* arenalloc_heap_malloc(arenalloc_heap_t* heap, size_t size);
+void* arenalloc_heap_calloc(arenalloc_heap_t* heap, size_t count, size_t size);
+/* Free one block of this heap (free() works too; this one reuses the block sooner). */
+void arenalloc_heap_free(arenalloc_heap_t* heap, void* p);
+/* Free every block of the heap; the heap stays usable. */
+void arenalloc_heap_reset(arenalloc_heap_t* heap);
+/* Free every block and the heap itself. */
+void arenalloc_heap_destroy(arenalloc_heap_t* heap);
 
 #ifdef __cplusplus
 }

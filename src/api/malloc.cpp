@@ -86,10 +86,12 @@ ARENALLOC_EXPORT void* pvalloc(size_t size) noexcept {
 
 ARENALLOC_EXPORT size_t malloc_usable_size(void* p) noexcept { return usable_size(p); }
 
-// C23: the size (and alignment) are those given at allocation; arenalloc does not need them.
-ARENALLOC_EXPORT void free_sized(void* p, size_t /*size*/) noexcept { dealloc(p); }
-ARENALLOC_EXPORT void free_aligned_sized(void* p, size_t /*align*/, size_t /*size*/) noexcept {
-  dealloc(p);
+// C23: the size (and alignment) are those given at allocation; arenalloc checks them.
+ARENALLOC_EXPORT void free_sized(void* p, size_t size) noexcept {
+  if (p != nullptr) dealloc_sized(p, size, 0);
+}
+ARENALLOC_EXPORT void free_aligned_sized(void* p, size_t align, size_t size) noexcept {
+  if (p != nullptr) dealloc_sized(p, size, align);
 }
 
 ARENALLOC_EXPORT int malloc_trim(size_t /*pad*/) noexcept { return trim() ? 1 : 0; }

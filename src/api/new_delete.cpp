@@ -113,8 +113,12 @@ ARENALLOC_EXPORT void operator delete(void* p) noexcept { dealloc(p); }
 ARENALLOC_EXPORT void operator delete[](void* p) noexcept { dealloc(p); }
 ARENALLOC_EXPORT void operator delete(void* p, const std::nothrow_t&) noexcept { dealloc(p); }
 ARENALLOC_EXPORT void operator delete[](void* p, const std::nothrow_t&) noexcept { dealloc(p); }
-ARENALLOC_EXPORT void operator delete(void* p, size_t) noexcept { dealloc(p); }
-ARENALLOC_EXPORT void operator delete[](void* p, size_t) noexcept { dealloc(p); }
+ARENALLOC_EXPORT void operator delete(void* p, size_t size) noexcept {
+  if (p != nullptr) dealloc_sized(p, size, 0);
+}
+ARENALLOC_EXPORT void operator delete[](void* p, size_t size) noexcept {
+  if (p != nullptr) dealloc_sized(p, size, 0);
+}
 ARENALLOC_EXPORT void operator delete(void* p, std::align_val_t) noexcept { dealloc(p); }
 ARENALLOC_EXPORT void operator delete[](void* p, std::align_val_t) noexcept { dealloc(p); }
 ARENALLOC_EXPORT void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
@@ -124,7 +128,9 @@ ARENALLOC_EXPORT void operator delete[](void* p, std::align_val_t,
                                         const std::nothrow_t&) noexcept {
   dealloc(p);
 }
-ARENALLOC_EXPORT void operator delete(void* p, size_t, std::align_val_t) noexcept { dealloc(p); }
-ARENALLOC_EXPORT void operator delete[](void* p, size_t, std::align_val_t) noexcept {
-  dealloc(p);
+ARENALLOC_EXPORT void operator delete(void* p, size_t size, std::align_val_t al) noexcept {
+  if (p != nullptr) dealloc_sized(p, size, static_cast<size_t>(al));
+}
+ARENALLOC_EXPORT void operator delete[](void* p, size_t size, std::align_val_t al) noexcept {
+  if (p != nullptr) dealloc_sized(p, size, static_cast<size_t>(al));
 }

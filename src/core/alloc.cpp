@@ -7,6 +7,7 @@
 #include "core/arena.h"
 #include "diag/options.h"
 #include "diag/report.h"
+#include "os/os.h"
 
 namespace arenalloc {
 namespace {
@@ -32,30 +33,81 @@ Page* owned_page(const void* p, const char* op) {
 
 }  // namespace
 
-void* alloc_aligned(size_t size, size_t align) noexcept {
-  if (align <= 8 || (align == 16 && size > 8)) return alloc(size);  // every class >= 16 is
+size_t aligned_class(size_t size, size_t align) noexcept {
+  if (size > kMaxClassSize || align > kSliceSize) return kClassCount;
+  size_t c = class_of(size);
+  if (align <= 16) return c;  // every class is a multiple of 16
+  // Pages start on slice boundaries, so a class that is a multiple of `align` gives aligned
+  // blocks. Every power of two up to kMaxClassSize is a class, so the search ends.
+  while (c < kClassCount && class_size(c) % align != 0) ++c;
+  return c;
+}
+
+void* heap_alloc(Heap* heap, size_t size, size_t align, bool zero) noexcept {
   if (size > kMaxRequest || align > kMaxAlignment) return out_of_memory();
-  if (size <= kMaxClassSize && align <= kSliceSize) {
-    // Pages start on slice boundaries, so a class that is a multiple of `align` gives aligned
-    // blocks. Every power of two up to kMaxClassSize is a class, so the search ends.
-    for (size_t c = class_of(size); c < kClassCount; ++c)
-      if (class_size(c) % align == 0) return heap_malloc_class(tls_heap, c, size);
+  size_t c = aligned_class(size, align);
+  bool is_zero = false;
+  void* p = c < kClassCount ? heap_malloc_class(heap, c, size)
+                            : large_alloc(heap, size, align, &is_zero);
+  if (p != nullptr && zero && !is_zero) std::memset(p, 0, size);
+  return p;
+}
+
+void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept {
+  bool ok = size <= page->block_size;
+  if (ok && page->kind == PageKind::kSmall) ok = aligned_class(size, align) == page->size_class;
+  if (ok && page->kind == PageKind::kLarge) ok = size + kSliceSize > page->block_size;
+  if (!ok && page->kind != PageKind::kFree) {
+    // Under on_error=warn the block is leaked: a wrong size may mean a wrong pointer.
+    if (diag::report_size_mismatch(p, size, page->block_size)) return;
   }
-  return large_alloc(tls_heap, size, align, nullptr);
+  free_generic(tls_heap, page, p);
+}
+
+size_t good_size(size_t size, size_t align) noexcept {
+  if (size > kMaxRequest || align > kMaxAlignment) return 0;
+  size_t c = aligned_class(size, align);
+  if (c < kClassCount) return class_size(c);
+  if (size < options::mmap_threshold() && size <= kLargeMax)
+    return align_up(size == 0 ? 1 : size, kSliceSize);
+  return align_up(size, os::page_size());
+}
+
+void* alloc_aligned(size_t size, size_t align) noexcept {
+  if (align <= 16) return alloc(size);  // every block is 16-aligned
+  return heap_alloc(tls_heap, size, align, false);
 }
 
 void* alloc_zeroed(size_t count, size_t size) noexcept {
   size_t total;
   if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
-  if (total <= kMaxClassSize) {
+  if (total <= kDirectMax) {
     void* p = alloc(total);
     if (p != nullptr) std::memset(p, 0, total);
     return p;
   }
-  bool is_zero = false;
-  void* p = large_alloc(tls_heap, total, 0, &is_zero);
-  if (p != nullptr && !is_zero) std::memset(p, 0, total);
-  return p;
+  return heap_alloc(tls_heap, total, 0, true);
+}
+
+size_t resize_in_place(void* p, size_t size) noexcept {
+  Page* page = owned_page(p, "resize of a pointer not allocated, or already freed");
+  if (page == nullptr) return 0;
+  switch (page->kind) {
+    case PageKind::kLarge:
+      if (size <= kLargeMax) {
+        size_t slices = (size + kSliceSize - 1) >> kSliceShift;
+        if (slices == 0) slices = 1;
+        if (slices > page->slice_count) arena_grow_large(page, slices);
+        else if (slices < page->slice_count) arena_shrink_large(page, slices);
+      }
+      break;
+    case PageKind::kHuge:
+      if (size > kMaxClassSize) huge_resize_in_place(page, size);
+      break;
+    default:
+      break;
+  }
+  return page->block_size;
 }
 
 void* reallocate(void* p, size_t size) noexcept {

@@ -8,6 +8,15 @@
 
 namespace arenalloc {
 
+// Any request on any heap (a thread's or a private one): picks the class, span or mapping.
+void* heap_alloc(Heap* heap, size_t size, size_t align, bool zero) noexcept;
+// The class whose blocks fit `size` at `align`, or kClassCount if none (span or mapping).
+size_t aligned_class(size_t size, size_t align) noexcept;
+// The usable size a request would get; 0 if it cannot be satisfied.
+size_t good_size(size_t size, size_t align) noexcept;
+// Grow or shrink a block without moving it; returns its usable size afterwards (0 if p is
+// invalid, after a report). The caller compares it with `size`.
+size_t resize_in_place(void* p, size_t size) noexcept;
 void* alloc_aligned(size_t size, size_t align) noexcept;  // align: a power of two
 void* alloc_zeroed(size_t count, size_t size) noexcept;   // calloc, overflow-checked
 void* reallocate(void* p, size_t size) noexcept;          // realloc, glibc semantics
@@ -16,5 +25,21 @@ bool trim() noexcept;                                      // purge what can be 
 
 inline void* alloc(size_t size) noexcept { return heap_malloc(tls_heap, size); }
 inline void dealloc(void* p) noexcept { heap_free(p); }
+
+// Sized free (free_sized, sized operator delete): the size must be one the block could have
+// been allocated or reallocated with; a mismatch is reported. Sizes between half the block and
+// the block (every request of the class, and realloc's in-place shrinks) pass with two compares.
+[[gnu::noinline]] void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept;
+inline void dealloc_sized(void* p, size_t size, size_t align) noexcept {
+  if (!segmap::contains(p)) [[unlikely]] return free_not_ours(p);
+  Page* page = page_of(segment_of(p), p);
+  if (size > page->block_size || 2 * size < page->block_size) [[unlikely]]
+    return dealloc_sized_slow(p, page, size, align);
+  Heap* heap = tls_heap;
+  if (page->owner.load(std::memory_order_relaxed) == reinterpret_cast<uintptr_t>(heap) &&
+      small_page_block_start(page, p)) [[likely]]
+    return heap_free_local(heap, page, p);
+  free_generic(heap, page, p);
+}
 
 }  // namespace arenalloc

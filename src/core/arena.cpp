@@ -369,6 +369,44 @@ bool arena_grow_large(Page* page, size_t slices) {
   return true;
 }
 
+void arena_discard_all(Arena* arena, bool keep_segments) {
+  LockGuard guard(arena->lock);
+  size_t purged = 0;
+  Segment* seg = arena->segments;
+  while (seg != nullptr) {
+    Segment* following = seg->next;
+    size_t free_slices = seg->free_slices;
+    size_t dirty = count_slices(seg->dirty_mask, 0, kSlicesPerSegment);
+    add(g_used_slices, -static_cast<ptrdiff_t>(kSlicesPerSegment - kFirstUsableSlice - free_slices));
+    add(g_dirty_slices, -static_cast<ptrdiff_t>(dirty));
+    auto* base = reinterpret_cast<uint8_t*>(seg);
+    os::purge(base + kSliceSize, kSegmentSize - kSliceSize, false);
+    os::purge(base + kPurgeableHeaderStart, kSliceSize - kPurgeableHeaderStart, false);
+    purged += kSegmentSize - kSliceSize;
+    for (size_t w = 0; w < kSliceWords; ++w) seg->dirty_mask[w] = 0;
+    mark_slices(seg->free_mask, kFirstUsableSlice, kSlicesPerSegment - kFirstUsableSlice, true);
+    seg->free_slices = kSlicesPerSegment - kFirstUsableSlice;
+    seg->purge_at_ms = 0;
+    if (!keep_segments) {
+      unlink_segment(arena, seg);
+      pool_put(seg);
+    }
+    seg = following;
+  }
+  arena->dirty_slices = 0;
+  stats::global().bytes_purged.fetch_add(purged, std::memory_order_relaxed);
+}
+
+void arena_shrink_large(Page* page, size_t slices) {
+  Segment* seg = segment_of_page(page);
+  Arena* arena = seg->arena;
+  LockGuard guard(arena->lock);
+  size_t tail = page->slice_count - slices;
+  release_slices(arena, seg, page->first_slice + slices, tail);
+  page->slice_count = static_cast<uint16_t>(slices);
+  page->block_size = slices << kSliceShift;
+}
+
 size_t arena_maintain(Arena* arena, bool force) {
   LockGuard guard(arena->lock);
   return maintain_locked(arena, os::now_ms(), force);

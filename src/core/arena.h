@@ -62,10 +62,16 @@ Page* arena_adopt_abandoned(Arena* home, size_t size_class, Heap* heap);
 void arena_abandon_page(Page* page);    // page->owner already cleared
 // Grow a large block in place to `slices` slices if the slices after it are free.
 bool arena_grow_large(Page* page, size_t slices);
+// Shrink a large block in place to `slices` slices, releasing its tail.
+void arena_shrink_large(Page* page, size_t slices);
 // Purge due dirty slices and sweep abandoned pages; `force` purges everything now. Returns the
 // bytes purged. Arenas are also maintained when due by any thread's slow path, so memory of an
 // arena no thread uses any more is still purged.
 size_t arena_maintain(Arena* arena, bool force);
+
+// Drop every block of the arena at once (a private heap's reset or destroy): all its slices are
+// purged and freed; its segments stay (keep_segments) or go to the pool of empty segments.
+void arena_discard_all(Arena* arena, bool keep_segments);
 
 // fork(): hold every arena lock across fork, then release (parent) or reset (child).
 void arenas_lock_all();

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "core/private_heap.h"
 #include "diag/options.h"
 #include "diag/report.h"
 #include "diag/stats.h"
@@ -18,7 +19,7 @@ Page g_empty_page{};
 namespace {
 template <size_t... I>
 constexpr Heap make_empty_heap(std::index_sequence<I...>) {
-  return Heap{{((void)I, &g_empty_page)...}, {}, {}, {}, nullptr, 0, 0, 0, nullptr};
+  return Heap{{((void)I, &g_empty_page)...}, {}, {}, {}, nullptr, 0, 0, 0, 0, nullptr};
 }
 }  // namespace
 
@@ -192,8 +193,9 @@ Page* heap_find_page(Heap* heap, size_t c) noexcept {
     if (!page_to_full(heap, page)) continue;  // remote frees arrived: collect them
     page = next;
   }
-  // Adopt pages abandoned by exited threads before taking fresh memory.
-  while ((page = arena_adopt_abandoned(heap->arena, c, heap)) != nullptr) {
+  // Adopt pages abandoned by exited threads before taking fresh memory (thread heaps only: a
+  // private heap's segments hold only its own blocks).
+  while (!heap->is_private && (page = arena_adopt_abandoned(heap->arena, c, heap)) != nullptr) {
     page_collect(page);
     if (page->free == nullptr && page->capacity < page->reserved) page_extend(page);
     queue_push_front(heap, page);
@@ -300,6 +302,7 @@ void free_generic(Heap* heap, Page* page, void* p) noexcept {
       return arena_free_page(page);
     case PageKind::kHuge:
       if (p != page->start) return diag::report_invalid_free(p, "not the start of a block");
+      if (owner != 0) private_heap_forget_huge(page);
       return huge_free(page);
     case PageKind::kFree:
       break;

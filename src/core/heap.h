@@ -30,7 +30,8 @@ struct Heap {
   Arena* arena;
   uint64_t random;
   uint32_t thread_id;
-  uint8_t checked;  // every malloc and free of this heap takes the slow path (perturb, debug)
+  uint8_t checked;     // every malloc and free of this heap takes the slow path (perturb, debug)
+  uint8_t is_private;  // a private heap's (core/private_heap.h): never adopts abandoned pages
   Heap* next_free;  // in the pool of unused heaps
 };
 

@@ -16,6 +16,7 @@
 
 #include "core/arena.h"
 #include "core/heap.h"
+#include "core/private_heap.h"
 #include "diag/options.h"
 #include "diag/stats.h"
 #include "os/os.h"
@@ -73,16 +74,20 @@ void thread_exit(void* value) {
   heap_pool_put(heap);
 }
 
+// Lock order: the heap pool, private heaps, the arenas (then the segment pool).
 void fork_prepare() {
   g_heaps_lock.lock();
+  private_heaps_lock_all();
   arenas_lock_all();
 }
 void fork_parent() {
   arenas_unlock_all();
+  private_heaps_unlock_all();
   g_heaps_lock.unlock();
 }
 void fork_child() {
   arenas_reset_locks();
+  private_heaps_reset_locks();
   g_heaps_lock.reset();
   // Only the forking thread survives: the other threads' heaps are abandoned so their pages can
   // be adopted and their blocks freed and reused in the child.
@@ -124,6 +129,7 @@ Heap* heap_for_thread() noexcept {
   h->arena = arena_at(n % arena_count());
   h->thread_id = os::thread_id();
   h->checked = checking_wanted();
+  h->is_private = 0;
   h->random = (g_seed ^ reinterpret_cast<uintptr_t>(h) ^ (uint64_t{h->thread_id} << 32)) | 1;
   tls_heap = h;
   // May call calloc (for keys past the first 32): the thread already has its heap by now.

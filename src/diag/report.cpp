@@ -28,6 +28,29 @@ void report_double_free(const void* p, size_t block_size) noexcept {
   if (action == OnError::kAbort) abort();
 }
 
+bool report_size_mismatch(const void* p, size_t size, size_t block_size) noexcept {
+  OnError action = options::on_error();
+  if (action == OnError::kIgnore) return false;
+  Line line;
+  line.str("arenalloc: size mismatch in sized free of ").ptr(p).str(" (freed as ").dec(size)
+      .str(" bytes, the block holds ").dec(block_size).str(") in thread ").dec(os::thread_id())
+      .str("\n");
+  line.write_stderr();
+  if (action == OnError::kAbort) abort();
+  return true;
+}
+
+void report_invalid_heap(const void* handle) noexcept {
+  OnError action = options::on_error();
+  if (action == OnError::kIgnore) return;
+  Line line;
+  line.str("arenalloc: invalid heap handle ").ptr(handle)
+      .str(" (not created by arenalloc_heap_create, or already destroyed) in thread ")
+      .dec(os::thread_id()).str("\n");
+  line.write_stderr();
+  if (action == OnError::kAbort) abort();
+}
+
 void warn(const char* message) noexcept {
   Line line;
   line.str("arenalloc: warning: ").str(message).str("\n");

@@ -8,6 +8,11 @@ namespace arenalloc::diag {
 
 [[gnu::cold]] void report_invalid_free(const void* p, const char* why) noexcept;
 [[gnu::cold]] void report_double_free(const void* p, size_t block_size) noexcept;
+// A sized free whose size does not fit the block. Returns true if the caller must not free it
+// (on_error=warn leaks it); false to go on (ignore).
+[[gnu::cold]] bool report_size_mismatch(const void* p, size_t size, size_t block_size) noexcept;
+// A private-heap handle that is not one (never created, or destroyed).
+[[gnu::cold]] void report_invalid_heap(const void* handle) noexcept;
 // A warning about configuration (bad option value, ...): printed, never fatal.
 [[gnu::cold]] void warn(const char* message) noexcept;
 
