@@ -10,21 +10,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(cmake make g++ libgtest-dev libbenchmark-dev libjemalloc2 libtcmalloc-minimal4
-          libmimalloc2.0 strace)
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
-    missing+=("$p")
-  fi
-done
-if ((${#missing[@]} > 0)); then
-  echo "main.sh: installing ${missing[*]}" >&2
-  sudo=()
-  if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
-  "${sudo[@]}" apt-get update >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y "${missing[@]}" >&2
-fi
+bash scripts/deps.sh >&2
 
 # Build logs go to stderr: stdout carries only the comparison table.
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >&2
