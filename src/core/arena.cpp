@@ -58,15 +58,23 @@ void add(std::atomic<size_t>& counter, ptrdiff_t delta) {
   counter.fetch_add(static_cast<size_t>(delta), std::memory_order_relaxed);
 }
 
-// Freed memory beyond this is purged at once rather than after the purge delay: the larger of
-// trim_threshold and a quarter of the memory in use, so a program that frees most of its heap
-// gives it back immediately while a steady one keeps a working reserve.
-bool too_much_dirty() {
-  size_t dirty = g_dirty_slices.load(std::memory_order_relaxed) << kSliceShift;
+// The largest large block freed so far: a program that cycles blocks of that size needs a few of
+// them kept resident, or every reuse faults its pages back in (glibc raises its trim threshold
+// the same way when it sees large frees).
+std::atomic<size_t> g_largest_large_free{0};
+
+// Freed memory beyond this is purged at once rather than after the purge delay: the largest of
+// trim_threshold, a quarter of the memory in use, and four of the largest large blocks freed. A
+// program that frees most of its heap gives it back immediately; a steady one keeps a reserve.
+size_t dirty_limit() {
   size_t used = g_used_slices.load(std::memory_order_relaxed) << kSliceShift;
   size_t limit = options::get(options::Id::kTrimThreshold);
   if (used / 4 > limit) limit = used / 4;
-  return dirty > limit;
+  size_t large = 4 * g_largest_large_free.load(std::memory_order_relaxed);
+  return large > limit ? large : limit;
+}
+bool too_much_dirty() {
+  return (g_dirty_slices.load(std::memory_order_relaxed) << kSliceShift) > dirty_limit();
 }
 
 void arm_deadline(std::atomic<uint64_t>& deadline, uint64_t t) {
@@ -122,10 +130,10 @@ size_t count_slices(const uint64_t* mask, size_t first, size_t count) {
 uint32_t now32(uint64_t now) { return static_cast<uint32_t>(now); }
 
 // Purge the dirty slices of `seg` that have waited the purge delay (all of them if `force`),
-// keeping the arena's top_pad bytes resident.
-size_t purge_segment(Arena* arena, Segment* seg, uint64_t now, bool force) {
+// keeping `keep_bytes` of the arena's dirty memory resident.
+size_t purge_segment(Arena* arena, Segment* seg, uint64_t now, bool force, size_t keep_bytes) {
   const uint32_t delay = options::purge_delay_ms();
-  const size_t keep = options::get(options::Id::kTopPad) >> kSliceShift;
+  const size_t keep = keep_bytes >> kSliceShift;
   const bool lazy = options::get(options::Id::kPurgeMethod) == uint64_t(PurgeMethod::kFree);
   uint64_t next_deadline = 0;
   size_t purged = 0;
@@ -203,7 +211,8 @@ void sweep_abandoned(Arena* arena) {
   }
 }
 
-size_t maintain_locked(Arena* arena, uint64_t now, bool force) {
+// `force` purges all dirty memory but `keep_bytes` now; otherwise only what waited the delay.
+size_t maintain_locked(Arena* arena, uint64_t now, bool force, size_t keep_bytes) {
   sweep_abandoned(arena);
   size_t purged = 0;
   uint64_t next = UINT64_MAX;
@@ -211,7 +220,7 @@ size_t maintain_locked(Arena* arena, uint64_t now, bool force) {
   while (seg != nullptr) {
     Segment* following = seg->next;
     if (seg->purge_at_ms != 0 && (force || seg->purge_at_ms <= now))
-      purged += purge_segment(arena, seg, now, force);
+      purged += purge_segment(arena, seg, now, force, keep_bytes);
     if (seg->purge_at_ms != 0 && seg->purge_at_ms < next) next = seg->purge_at_ms;
     // An entirely free, clean segment goes to the shared pool (its page descriptors purged too),
     // unless it is the arena's last one.
@@ -237,9 +246,14 @@ size_t maintain_locked(Arena* arena, uint64_t now, bool force) {
 void release_slices(Arena* arena, Segment* seg, size_t first, size_t count) {
   uint64_t now = os::now_ms();
   mark_released(arena, seg, first, count, now);
-  if (too_much_dirty()) maintain_locked(arena, now, true);
-  else if (now >= arena->next_maintenance_ms.load(std::memory_order_relaxed))
-    maintain_locked(arena, now, false);
+  size_t top_pad = options::get(options::Id::kTopPad);
+  if (too_much_dirty()) {
+    // Purge down to half the limit, so the next frees do not purge again at once.
+    size_t keep = dirty_limit() / 2;
+    maintain_locked(arena, now, true, keep > top_pad ? keep : top_pad);
+  } else if (now >= arena->next_maintenance_ms.load(std::memory_order_relaxed)) {
+    maintain_locked(arena, now, false, top_pad);
+  }
 }
 
 // Maintain every arena whose deadline has passed (called outside any arena lock). Arenas whose
@@ -252,7 +266,7 @@ void maintain_due_arenas() {
     uint64_t due = arena.next_maintenance_ms.load(std::memory_order_relaxed);
     if (due == UINT64_MAX) continue;
     if (now >= due && arena.lock.try_lock()) {
-      maintain_locked(&arena, now, false);
+      maintain_locked(&arena, now, false, options::get(options::Id::kTopPad));
       arena.lock.unlock();
     }
     arm_deadline(g_maintenance_due, arena.next_maintenance_ms.load(std::memory_order_relaxed));
@@ -281,11 +295,20 @@ void arenas_set_count(size_t count) {
 Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices) {
   maintain_due_arenas();
   LockGuard guard(arena->lock);
-  Segment* seg = arena->segments;
+  Segment* seg = nullptr;
   int first = -1;
-  for (; seg != nullptr; seg = seg->next) {
-    first = find_free_run(seg, slices, align_slices);
-    if (first >= 0) break;
+  if (arena->dirty_slices >= slices) {
+    for (seg = arena->segments; seg != nullptr; seg = seg->next) {
+      if (seg->purge_at_ms == 0) continue;  // nothing dirty in it
+      first = find_dirty_run(seg, slices, align_slices);
+      if (first >= 0) break;
+    }
+  }
+  if (seg == nullptr) {
+    for (seg = arena->segments; seg != nullptr; seg = seg->next) {
+      first = find_free_run(seg, slices, align_slices);
+      if (first >= 0) break;
+    }
   }
   if (seg == nullptr) {
     seg = pool_take();
@@ -311,6 +334,12 @@ Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices) {
 void arena_free_page(Page* page) {
   Segment* seg = segment_of_page(page);
   Arena* arena = seg->arena;
+  if (page->kind == PageKind::kLarge) {
+    size_t bytes = size_t{page->slice_count} << kSliceShift;
+    size_t cur = g_largest_large_free.load(std::memory_order_relaxed);
+    while (bytes > cur && !g_largest_large_free.compare_exchange_weak(cur, bytes)) {
+    }
+  }
   {
     LockGuard guard(arena->lock);
     page->kind = PageKind::kFree;
@@ -409,7 +438,7 @@ void arena_shrink_large(Page* page, size_t slices) {
 
 size_t arena_maintain(Arena* arena, bool force) {
   LockGuard guard(arena->lock);
-  return maintain_locked(arena, os::now_ms(), force);
+  return maintain_locked(arena, os::now_ms(), force, force ? 0 : options::get(options::Id::kTopPad));
 }
 
 // Lock order: an arena's lock, then the segment pool's.

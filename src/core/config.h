@@ -16,11 +16,13 @@ inline constexpr size_t kSlicesPerSegment = kSegmentSize / kSliceSize;
 inline constexpr size_t kFirstUsableSlice = 1;
 
 // Blocks up to kMaxClassSize come from size-classed pages owned by a thread's heap; larger ones up
-// to kLargeMax are single-block spans of slices; above the mmap threshold, blocks get their own
-// mapping ("huge"). The threshold can be lowered by options but never raised above kLargeMax.
+// to kLargeMax (a whole segment but its header) are single-block spans of slices; at or above the
+// mmap threshold, blocks get their own mapping ("huge"), unmapped at free. The default threshold,
+// 32 MiB, is where glibc's dynamic threshold stops: below it, freed large blocks are reused
+// without page faults; options can lower it.
 inline constexpr size_t kMaxClassSize = 128 * 1024;
-inline constexpr size_t kLargeMax = kSegmentSize / 2;
-inline constexpr size_t kDefaultMmapThreshold = 8 * 1024 * 1024;
+inline constexpr size_t kLargeMax = kSegmentSize - kSliceSize;
+inline constexpr size_t kDefaultMmapThreshold = 32 * 1024 * 1024;
 
 // Huge blocks start after a header of two OS pages (or later, for alignment).
 inline constexpr size_t kHugeHeaderSize = 8192;

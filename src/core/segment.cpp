@@ -75,6 +75,22 @@ void advise_huge_pages(void* addr, size_t size) {
   if (policy != HugePages::kDefault) os::advise_huge(addr, size, policy == HugePages::kAlways);
 }
 
+int find_dirty_run(const Segment* seg, size_t count, size_t align) {
+  if (seg->free_slices < count) return -1;
+  for (size_t w = 0; w < kSliceWords; ++w) {
+    uint64_t bits = seg->dirty_mask[w];
+    while (bits != 0) {
+      size_t i = w * 64 + static_cast<size_t>(std::countr_zero(bits));
+      bits &= bits - 1;
+      if (i % align != 0 || i + count > kSlicesPerSegment) continue;
+      size_t run = 1;
+      while (run < count && slice_free(seg, i + run)) ++run;
+      if (run == count) return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
 Segment* segment_map_new(Arena* arena) {
   Segment* seg = nullptr;
   if (arena != nullptr && arena_index(arena) == 0 && options::get(options::Id::kBrk) != 0)

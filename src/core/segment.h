@@ -77,6 +77,9 @@ void remove(const Segment* seg) noexcept;
 // ---- slice bitmaps ----
 // First run of `count` free slices starting at a multiple of `align` (both in slices); -1 if none.
 int find_free_run(const Segment* seg, size_t count, size_t align);
+// The same, but only runs that start on a dirty slice (memory still resident: reusing it costs
+// no page faults and lets the rest be purged).
+int find_dirty_run(const Segment* seg, size_t count, size_t align);
 void mark_slices(uint64_t* mask, size_t first, size_t count, bool set);
 bool any_slice_set(const uint64_t* mask, size_t first, size_t count);
 
