@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "core/arena.h"
+#include "core/checked.h"
 #include "core/heap.h"
 #include "diag/options.h"
 #include "diag/stats.h"

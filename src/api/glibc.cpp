@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "core/arena.h"
+#include "core/checked.h"
 #include "core/heap.h"
 #include "diag/format.h"
 #include "diag/options.h"

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/arena.h"
+#include "core/checked.h"
 #include "diag/options.h"
 #include "diag/report.h"
 #include "os/os.h"
@@ -44,10 +45,15 @@ size_t aligned_class(size_t size, size_t align) noexcept {
 }
 
 void* heap_alloc(Heap* heap, size_t size, size_t align, bool zero) noexcept {
+  if (heap == &g_empty_heap) [[unlikely]] {
+    heap = heap_for_thread();
+    if (heap == nullptr) return out_of_memory();
+  }
+  if (heap->checked) [[unlikely]] return checked_malloc(heap, size, align, zero);
   if (size > kMaxRequest || align > kMaxAlignment) return out_of_memory();
   size_t c = aligned_class(size, align);
   bool is_zero = false;
-  void* p = c < kClassCount ? heap_malloc_class(heap, c, size)
+  void* p = c < kClassCount ? heap_malloc_class(heap, c)
                             : large_alloc(heap, size, align, &is_zero);
   if (p != nullptr && zero && !is_zero) std::memset(p, 0, size);
   return p;
@@ -55,8 +61,9 @@ void* heap_alloc(Heap* heap, size_t size, size_t align, bool zero) noexcept {
 
 void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept {
   bool ok = size <= page->block_size;
-  if (ok && page->kind == PageKind::kSmall) ok = aligned_class(size, align) == page->size_class;
-  if (ok && page->kind == PageKind::kLarge) ok = size + kSliceSize > page->block_size;
+  if (ok && debug_mode()) ok = size == debug_requested_size(page, p);  // blocks carry a tail
+  else if (ok && page->kind == PageKind::kSmall) ok = aligned_class(size, align) == page->size_class;
+  else if (ok && page->kind == PageKind::kLarge) ok = size + kSliceSize > page->block_size;
   if (!ok && page->kind != PageKind::kFree) {
     // Under on_error=warn the block is leaked: a wrong size may mean a wrong pointer.
     if (diag::report_size_mismatch(p, size, page->block_size)) return;
@@ -92,6 +99,7 @@ void* alloc_zeroed(size_t count, size_t size) noexcept {
 size_t resize_in_place(void* p, size_t size) noexcept {
   Page* page = owned_page(p, "resize of a pointer not allocated, or already freed");
   if (page == nullptr) return 0;
+  if (debug_mode()) return debug_requested_size(page, p);  // the canaries stay where they are
   switch (page->kind) {
     case PageKind::kLarge:
       if (size <= kLargeMax) {
@@ -120,7 +128,8 @@ void* reallocate(void* p, size_t size) noexcept {
   if (page == nullptr) return nullptr;
   if (size > kMaxRequest) return out_of_memory();
   size_t usable = page->block_size;
-  switch (page->kind) {
+  if (debug_mode()) usable = debug_requested_size(page, p);  // and always move: fresh canaries
+  else switch (page->kind) {
     case PageKind::kSmall:
       if (size <= usable && size >= usable / 2) return p;
       break;
@@ -146,7 +155,8 @@ void* reallocate(void* p, size_t size) noexcept {
 size_t usable_size(const void* p) noexcept {
   if (p == nullptr) return 0;
   Page* page = owned_page(p, "malloc_usable_size of a pointer not allocated, or already freed");
-  return page == nullptr ? 0 : page->block_size;
+  if (page == nullptr) return 0;
+  return debug_mode() ? debug_requested_size(page, p) : page->block_size;
 }
 
 bool trim() noexcept {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "core/checked.h"
 #include "core/private_heap.h"
 #include "diag/options.h"
 #include "diag/report.h"
@@ -212,24 +213,6 @@ Page* heap_find_page(Heap* heap, size_t c) noexcept {
   return page;
 }
 
-namespace {
-
-// Checked heaps: a new block is filled with the complement of the perturb byte.
-[[gnu::noinline]] void* checked_malloc(void* p, size_t n) {
-  if (p != nullptr)
-    if (uint64_t b = options::get(options::Id::kPerturb)) std::memset(p, int(~b & 0xff), n);
-  return p;
-}
-
-// Freed blocks are filled with the perturb byte, past the two words of free-list links.
-void perturb_freed(void* p, size_t block_size) {
-  if (uint64_t b = options::get(options::Id::kPerturb); b != 0 && block_size > sizeof(Block))
-    std::memset(static_cast<uint8_t*>(p) + sizeof(Block), int(b), block_size - sizeof(Block));
-}
-
-}  // namespace
-
-bool checking_wanted() noexcept { return options::get(options::Id::kPerturb) != 0; }
 
 void heap_set_checked(Heap* heap, bool checked) noexcept {
   if (heap == &g_empty_heap || heap->checked == checked) return;
@@ -243,7 +226,7 @@ void heap_set_checked(Heap* heap, bool checked) noexcept {
     page->owner.store(owner_tag(heap) | kOwnerFull, std::memory_order_relaxed);
 }
 
-void* heap_malloc_class(Heap* heap, size_t c, size_t n) noexcept {
+void* heap_malloc_class(Heap* heap, size_t c) noexcept {
   if (heap == &g_empty_heap) [[unlikely]] {
     heap = heap_for_thread();
     if (heap == nullptr) {
@@ -259,16 +242,20 @@ void* heap_malloc_class(Heap* heap, size_t c, size_t n) noexcept {
       return nullptr;
     }
   }
-  void* p = heap_pop(page);
-  if (heap->checked) [[unlikely]] return checked_malloc(p, n);
-  return p;
+  return heap_pop(page);
 }
 
 void* malloc_generic(Heap* heap, size_t n) noexcept {
-  if (n <= kMaxClassSize) return heap_malloc_class(heap, class_of(n), n);
-  void* p = large_alloc(heap, n, 0, nullptr);
-  if (heap->checked) [[unlikely]] return checked_malloc(p, n);
-  return p;
+  if (heap == &g_empty_heap) [[unlikely]] {
+    heap = heap_for_thread();
+    if (heap == nullptr) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+  }
+  if (heap->checked) [[unlikely]] return checked_malloc(heap, n, 0, false);
+  if (n <= kMaxClassSize) return heap_malloc_class(heap, class_of(n));
+  return large_alloc(heap, n, 0, nullptr);
 }
 
 void page_retire(Heap* heap, Page* page) noexcept {
@@ -292,16 +279,17 @@ void free_generic(Heap* heap, Page* page, void* p) noexcept {
   switch (page->kind) {
     case PageKind::kSmall:
       if (!page_is_block_start(page, p)) return diag::report_invalid_free(p, "not the start of a block");
-      perturb_freed(p, page->block_size);
+      if (!checked_free(page, p)) return;
       if (owner_heap(owner) == heap) return free_owned(heap, page, static_cast<Block*>(p));
       return free_remote(page, static_cast<Block*>(p));
     case PageKind::kLarge:
       if (p != page->start) return diag::report_invalid_free(p, "not the start of a block");
-      perturb_freed(p, page->block_size);
+      if (!checked_free(page, p)) return;
       stats::large_freed(page->block_size);
       return arena_free_page(page);
     case PageKind::kHuge:
       if (p != page->start) return diag::report_invalid_free(p, "not the start of a block");
+      if (!checked_free(page, p)) return;
       if (owner != 0) private_heap_forget_huge(page);
       return huge_free(page);
     case PageKind::kFree:

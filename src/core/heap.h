@@ -68,12 +68,10 @@ void heaps_abandon_others(Heap* keep) noexcept;
 // Fork child: a remote free caught mid-way (kDelayedFreeing) by the fork never completes; let
 // the heap's pages go on as if it had.
 void heap_unstick_after_fork(Heap* heap) noexcept;
-// Allocate a block of class c (any size class, not only the direct ones); n is the request.
-void* heap_malloc_class(Heap* heap, size_t size_class, size_t n) noexcept;
-// Make the heap checked or not (mallopt(M_PERTURB) for the calling thread).
+// Allocate a block of class c (any size class, not only the direct ones).
+void* heap_malloc_class(Heap* heap, size_t size_class) noexcept;
+// Make the heap checked or not (mallopt(M_PERTURB) for the calling thread; see core/checked.h).
 void heap_set_checked(Heap* heap, bool checked) noexcept;
-// Whether new heaps start checked (the options that need the slow path are on).
-bool checking_wanted() noexcept;
 
 // ---- fast paths ----
 

@@ -1,6 +1,7 @@
 #include "core/private_heap.h"
 
 #include "core/alloc.h"
+#include "core/checked.h"
 #include "core/process.h"
 #include "diag/report.h"
 #include "os/os.h"

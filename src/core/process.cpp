@@ -15,6 +15,7 @@
 #include <atomic>
 
 #include "core/arena.h"
+#include "core/checked.h"
 #include "core/heap.h"
 #include "core/private_heap.h"
 #include "diag/options.h"

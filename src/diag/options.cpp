@@ -11,6 +11,10 @@ namespace {
 
 constexpr size_t kCount = static_cast<size_t>(Id::kCount);
 
+#ifndef ARENALLOC_SECURE_DEFAULT
+#define ARENALLOC_SECURE_DEFAULT 0
+#endif
+
 const char* const kOnErrorNames[] = {"abort", "warn", "ignore", nullptr};
 const char* const kPurgeNames[] = {"dontneed", "free", nullptr};
 const char* const kHugeNames[] = {"default", "always", "never", nullptr};
@@ -61,6 +65,13 @@ const Entry kTable[kCount] = {
     {{"on_error", nullptr, "abort, warn or ignore", "what an invalid or double free does"},
      0, 0, 2, kOnErrorNames},
     {{"stats", nullptr, "0 or 1", "print statistics to stderr at exit"}, 0, 0, 1, kBoolNames},
+    {{"debug", nullptr, "0 or 1",
+      "canaries after blocks, fill patterns checked on reuse, guard pages after large blocks"},
+     0, 0, 1, kBoolNames},
+    {{"secure", nullptr, "0 or 1",
+      "guard pages around segment metadata and between segments, randomised allocation order "
+      "and segment placement"},
+     ARENALLOC_SECURE_DEFAULT, 0, 1, kBoolNames},
 };
 
 std::atomic<uint64_t> g_values[kCount] = {
@@ -68,9 +79,9 @@ std::atomic<uint64_t> g_values[kCount] = {
     kTable[3].default_value,  kTable[4].default_value,  kTable[5].default_value,
     kTable[6].default_value,  kTable[7].default_value,  kTable[8].default_value,
     kTable[9].default_value,  kTable[10].default_value, kTable[11].default_value,
-    kTable[12].default_value,
+    kTable[12].default_value, kTable[13].default_value, kTable[14].default_value,
 };
-static_assert(kCount == 13, "g_values lists every option");
+static_assert(kCount == 15, "g_values lists every option");
 
 bool equal(const char* a, size_t a_len, const char* b) {
   for (size_t i = 0; i < a_len; ++i)

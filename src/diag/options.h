@@ -34,6 +34,8 @@ enum class Id : uint8_t {
   kHugePages,      // HugePages, for segments and huge blocks
   kOnError,        // OnError
   kStats,          // print statistics at exit
+  kDebug,          // canaries, fill patterns, guard pages (core/checked.h); start-up only
+  kSecure,         // guard slices, randomised block order and segment placement; start-up only
   kCount
 };
 

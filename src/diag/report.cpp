@@ -40,6 +40,40 @@ bool report_size_mismatch(const void* p, size_t size, size_t block_size) noexcep
   return true;
 }
 
+bool report_overflow(const void* p, size_t size, size_t offset) noexcept {
+  OnError action = options::on_error();
+  if (action == OnError::kIgnore) return false;
+  Line line;
+  line.str("arenalloc: heap overflow: ").ptr(p).str(" (").dec(size)
+      .str("-byte block) was written past its end, at byte ").dec(offset).str(", in thread ")
+      .dec(os::thread_id()).str("\n");
+  line.write_stderr();
+  if (action == OnError::kAbort) abort();
+  return true;
+}
+
+void report_write_after_free(const void* p, size_t block_size, size_t offset) noexcept {
+  OnError action = options::on_error();
+  if (action == OnError::kIgnore) return;
+  Line line;
+  line.str("arenalloc: write after free: ").ptr(p).str(" (").dec(block_size)
+      .str("-byte block) was modified at byte ").dec(offset)
+      .str(" after it was freed; found when reusing it in thread ").dec(os::thread_id())
+      .str("\n");
+  line.write_stderr();
+  if (action == OnError::kAbort) abort();
+}
+
+void report_corruption(const void* p, size_t block_size, const char* what) noexcept {
+  OnError action = options::on_error();
+  if (action == OnError::kIgnore) return;
+  Line line;
+  line.str("arenalloc: heap corruption at ").ptr(p).str(" (").dec(block_size).str("-byte block): ")
+      .str(what).str(", in thread ").dec(os::thread_id()).str("\n");
+  line.write_stderr();
+  if (action == OnError::kAbort) abort();
+}
+
 void report_invalid_heap(const void* handle) noexcept {
   OnError action = options::on_error();
   if (action == OnError::kIgnore) return;

@@ -11,6 +11,10 @@ namespace arenalloc::diag {
 // A sized free whose size does not fit the block. Returns true if the caller must not free it
 // (on_error=warn leaks it); false to go on (ignore).
 [[gnu::cold]] bool report_size_mismatch(const void* p, size_t size, size_t block_size) noexcept;
+// Debug mode. Each returns true if the caller must not free the block (on_error=warn leaks it).
+[[gnu::cold]] bool report_overflow(const void* p, size_t size, size_t offset) noexcept;
+[[gnu::cold]] void report_write_after_free(const void* p, size_t block_size, size_t offset) noexcept;
+[[gnu::cold]] void report_corruption(const void* p, size_t block_size, const char* what) noexcept;
 // A private-heap handle that is not one (never created, or destroyed).
 [[gnu::cold]] void report_invalid_heap(const void* handle) noexcept;
 // A warning about configuration (bad option value, ...): printed, never fatal.

@@ -99,6 +99,10 @@ void advise_huge(void* addr, size_t size, bool huge) noexcept {
   madvise(addr, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 }
 
+void protect(void* addr, size_t size, bool read_write) noexcept {
+  mprotect(addr, size, read_write ? PROT_READ | PROT_WRITE : PROT_NONE);
+}
+
 bool remap_fixed(void* from, size_t size, void* to, size_t new_size) noexcept {
   count(n_mremap);
   void* r = mremap(from, size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, to);

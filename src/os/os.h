@@ -25,6 +25,8 @@ bool purge(void* addr, size_t size, bool lazy) noexcept;
 void name_mapping(void* addr, size_t size, const char* name) noexcept;
 // Ask for (or refuse) transparent huge pages on a range.
 void advise_huge(void* addr, size_t size, bool huge) noexcept;
+// Make a range inaccessible (a guard page) or readable and writable again.
+void protect(void* addr, size_t size, bool read_write) noexcept;
 // Move the pages of [from, from+size) to `to` (an address we reserved), without copying.
 bool remap_fixed(void* from, size_t size, void* to, size_t new_size) noexcept;
 
