@@ -224,7 +224,7 @@ size_t maintain_locked(Arena* arena, uint64_t now, bool force, size_t keep_bytes
     if (seg->purge_at_ms != 0 && seg->purge_at_ms < next) next = seg->purge_at_ms;
     // An entirely free, clean segment goes to the shared pool (its page descriptors purged too),
     // unless it is the arena's last one.
-    if (seg->free_slices == kSlicesPerSegment - kFirstUsableSlice && seg->purge_at_ms == 0 &&
+    if (seg->free_slices == segment_usable_slices() && seg->purge_at_ms == 0 &&
         (arena->segments != seg || seg->next != nullptr)) {
       unlink_segment(arena, seg);
       os::purge(reinterpret_cast<uint8_t*>(seg) + kPurgeableHeaderStart,
@@ -406,16 +406,13 @@ void arena_discard_all(Arena* arena, bool keep_segments) {
     Segment* following = seg->next;
     size_t free_slices = seg->free_slices;
     size_t dirty = count_slices(seg->dirty_mask, 0, kSlicesPerSegment);
-    add(g_used_slices, -static_cast<ptrdiff_t>(kSlicesPerSegment - kFirstUsableSlice - free_slices));
+    add(g_used_slices, -static_cast<ptrdiff_t>(segment_usable_slices() - free_slices));
     add(g_dirty_slices, -static_cast<ptrdiff_t>(dirty));
     auto* base = reinterpret_cast<uint8_t*>(seg);
     os::purge(base + kSliceSize, kSegmentSize - kSliceSize, false);
     os::purge(base + kPurgeableHeaderStart, kSliceSize - kPurgeableHeaderStart, false);
     purged += kSegmentSize - kSliceSize;
-    for (size_t w = 0; w < kSliceWords; ++w) seg->dirty_mask[w] = 0;
-    mark_slices(seg->free_mask, kFirstUsableSlice, kSlicesPerSegment - kFirstUsableSlice, true);
-    seg->free_slices = kSlicesPerSegment - kFirstUsableSlice;
-    seg->purge_at_ms = 0;
+    segment_reset_slices(seg);
     if (!keep_segments) {
       unlink_segment(arena, seg);
       pool_put(seg);

@@ -14,6 +14,9 @@ inline constexpr size_t kSliceShift = 16;
 inline constexpr size_t kSliceSize = size_t{1} << kSliceShift;
 inline constexpr size_t kSlicesPerSegment = kSegmentSize / kSliceSize;
 inline constexpr size_t kFirstUsableSlice = 1;
+// Secure mode keeps these slices PROT_NONE (see segment_map_new).
+inline constexpr size_t kGuardSliceLow = 1;
+inline constexpr size_t kGuardSliceHigh = kSlicesPerSegment - 1;
 
 // Blocks up to kMaxClassSize come from size-classed pages owned by a thread's heap; larger ones up
 // to kLargeMax (a whole segment but its header) are single-block spans of slices; at or above the

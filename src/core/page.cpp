@@ -2,6 +2,7 @@
 #include "core/page.h"
 
 #include "core/size_class.h"
+#include "diag/options.h"
 #include "os/os.h"
 
 namespace arenalloc {
@@ -41,6 +42,32 @@ void page_extend(Page* page) {
   if (extend > left) extend = left;
   if (extend == 0) return;
   uint8_t* first = page->start + page->capacity * bs;
+  if (options::get(options::Id::kSecure) != 0 && extend > 1) {
+    // Secure mode: hand the new blocks out in a random order, so the address of the next block
+    // cannot be predicted from the last one.
+    uint16_t order[4096 / 16];
+    size_t n = extend < sizeof(order) / sizeof(order[0]) ? extend : sizeof(order) / sizeof(order[0]);
+    for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint16_t>(i);
+    uint64_t x = page->key ^ (uint64_t{page->capacity} << 32) ^ reinterpret_cast<uintptr_t>(first);
+    for (size_t i = n - 1; i > 0; --i) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      size_t j = x % (i + 1);
+      uint16_t t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    Block* head = page->free;
+    for (size_t i = 0; i < n; ++i) {
+      auto* b = reinterpret_cast<Block*>(first + order[i] * bs);
+      b->next_encoded = encode(page, head);
+      head = b;
+    }
+    page->free = head;
+    page->capacity += static_cast<uint32_t>(n);
+    return;
+  }
   uint8_t* p = first;
   for (size_t i = 1; i < extend; ++i, p += bs)
     reinterpret_cast<Block*>(p)->next_encoded = encode(page, reinterpret_cast<Block*>(p + bs));

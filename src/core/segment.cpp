@@ -91,12 +91,45 @@ int find_dirty_run(const Segment* seg, size_t count, size_t align) {
   return -1;
 }
 
+bool secure_mode() { return options::get(options::Id::kSecure) != 0; }
+
+size_t segment_usable_slices() {
+  return kSlicesPerSegment - kFirstUsableSlice - (secure_mode() ? 2 : 0);
+}
+
+void segment_reset_slices(Segment* seg) {
+  for (size_t w = 0; w < kSliceWords; ++w) seg->dirty_mask[w] = 0;
+  mark_slices(seg->free_mask, kFirstUsableSlice, kSlicesPerSegment - kFirstUsableSlice, true);
+  if (secure_mode()) {
+    mark_slices(seg->free_mask, kGuardSliceLow, 1, false);
+    mark_slices(seg->free_mask, kGuardSliceHigh, 1, false);
+  }
+  seg->free_slices = static_cast<uint32_t>(segment_usable_slices());
+  seg->purge_at_ms = 0;
+}
+
+// Secure mode places segments at random addresses (the kernel takes the hint when it is free).
+void* segment_address_hint() {
+  if (!secure_mode()) return nullptr;
+  static std::atomic<uint64_t> state{0};
+  uint64_t x = state.load(std::memory_order_relaxed);
+  if (x == 0) x = os::random_seed();
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  state.store(x, std::memory_order_relaxed);
+  // Somewhere in [16 TiB, 112 TiB), segment-aligned.
+  uint64_t span = (uint64_t{96} << 40) >> kSegmentShift;
+  return reinterpret_cast<void*>((uint64_t{16} << 40) + ((x % span) << kSegmentShift));
+}
+
 Segment* segment_map_new(Arena* arena) {
   Segment* seg = nullptr;
   if (arena != nullptr && arena_index(arena) == 0 && options::get(options::Id::kBrk) != 0)
     seg = static_cast<Segment*>(os::brk_reserve_aligned(kSegmentSize, kSegmentSize));
   if (seg == nullptr) {
-    seg = static_cast<Segment*>(os::reserve_aligned(kSegmentSize, kSegmentSize));
+    seg = static_cast<Segment*>(
+        os::reserve_aligned(kSegmentSize, kSegmentSize, segment_address_hint()));
     if (seg == nullptr) return nullptr;
     os::name_mapping(seg, kSegmentSize, "arenalloc-segment");
   }
@@ -109,8 +142,14 @@ Segment* segment_map_new(Arena* arena) {
   // Every slice maps to a page descriptor, a free one (pages[0]) until a page covers it, so a
   // wild pointer into the segment finds a descriptor that says "free" rather than garbage.
   for (auto& entry : seg->slice_page) entry = &seg->pages[0];
-  mark_slices(seg->free_mask, kFirstUsableSlice, kSlicesPerSegment - kFirstUsableSlice, true);
-  seg->free_slices = kSlicesPerSegment - kFirstUsableSlice;
+  segment_reset_slices(seg);
+  if (secure_mode()) {
+    // Guard slices: after the header (an underflow from the first page cannot reach the
+    // metadata) and at the end (an overflow cannot run into the next segment's header).
+    auto* base = reinterpret_cast<uint8_t*>(seg);
+    os::protect(base + kGuardSliceLow * kSliceSize, kSliceSize, false);
+    os::protect(base + kGuardSliceHigh * kSliceSize, kSliceSize, false);
+  }
   segmap::add(seg);
   stats::global().segments_mapped.fetch_add(1, std::memory_order_relaxed);
   return seg;
@@ -127,8 +166,10 @@ Page* segment_make_page(Segment* seg, size_t first, size_t count) {
 
 // ---- huge blocks ----
 
+// Where a huge block starts: after the header (and, in secure mode, a guard page).
 static size_t huge_offset(size_t align) {
-  return align_up(kHugeHeaderSize, align > kHugeHeaderSize ? align : kHugeHeaderSize);
+  size_t header = kHugeHeaderSize + (secure_mode() ? os::page_size() : 0);
+  return align_up(header, align > os::page_size() ? align : os::page_size());
 }
 
 Page* huge_alloc(size_t size, size_t align) {
@@ -141,6 +182,11 @@ Page* huge_alloc(size_t size, size_t align) {
   if (seg == nullptr) return nullptr;
   os::name_mapping(seg, mapping, "arenalloc-huge");
   advise_huge_pages(seg, mapping);
+  if (secure_mode()) {  // guard pages around the block: after the header, after the block
+    auto* base = reinterpret_cast<uint8_t*>(seg);
+    os::protect(base + offset - os::page_size(), os::page_size(), false);
+    if (mapping >= total + os::page_size()) os::protect(base + total, os::page_size(), false);
+  }
   seg->cookie = kSegmentCookie;
   seg->kind = SegmentKind::kHuge;
   seg->mapping_size = mapping;
@@ -172,6 +218,7 @@ bool huge_resize_in_place(Page* page, size_t size) {
   size_t offset = static_cast<size_t>(page->start - reinterpret_cast<uint8_t*>(seg));
   size_t total = align_up(offset + size, os::page_size());
   if (size > kMaxRequest || total > seg->mapping_size) return false;
+  if (secure_mode() && size > page->block_size) return false;  // a guard page follows it
   size_t old_total = offset + page->block_size;
   if (total < old_total) os::purge(reinterpret_cast<uint8_t*>(seg) + total, old_total - total, false);
   stats::huge_freed(old_total);

@@ -85,6 +85,11 @@ bool any_slice_set(const uint64_t* mask, size_t first, size_t count);
 
 // A fresh normal segment for `arena`, mapped and named; all slices but the header free and clean.
 Segment* segment_map_new(Arena* arena);
+// Mark every slice free (and none dirty) but the header and, in secure mode, the guard slices.
+void segment_reset_slices(Segment* seg);
+bool secure_mode();
+// Slices a segment can hand out (fewer in secure mode, which keeps guard slices).
+size_t segment_usable_slices();
 // Turn slices [first, first+count) into a page descriptor (slice map updated).
 Page* segment_make_page(Segment* seg, size_t first, size_t count);
 

@@ -33,19 +33,19 @@ std::atomic<int> naming_supported{1};
 
 void count(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
-void* map_anonymous(size_t size) {
+void* map_anonymous(size_t size, void* hint = nullptr) {
   count(n_mmap);
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+  void* p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                  -1, 0);
   return p == MAP_FAILED ? nullptr : p;
 }
 
 }  // namespace
 
-void* reserve_aligned(size_t size, size_t align) noexcept {
+void* reserve_aligned(size_t size, size_t align, void* hint) noexcept {
   if (size == 0 || size + align < size) return nullptr;
   // Optimistic: the kernel often hands out aligned addresses for aligned sizes.
-  uint8_t* p = static_cast<uint8_t*>(map_anonymous(size));
+  uint8_t* p = static_cast<uint8_t*>(map_anonymous(size, hint));
   if (p == nullptr) return nullptr;
   if ((reinterpret_cast<uintptr_t>(p) & (align - 1)) == 0) return p;
   release(p, size);

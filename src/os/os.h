@@ -12,7 +12,8 @@ namespace arenalloc::os {
 // ---- address space ----
 // Reserve `size` bytes aligned to `align` (a power of two >= the OS page size). The memory is
 // readable and writable, counted as RSS only once touched (MAP_NORESERVE). nullptr on failure.
-void* reserve_aligned(size_t size, size_t align) noexcept;
+// A non-null `hint` asks for that address first.
+void* reserve_aligned(size_t size, size_t align, void* hint = nullptr) noexcept;
 // The same from the program break (brk), as ptmalloc's main arena; nullptr if brk cannot grow.
 // Such memory is never released, only purged.
 void* brk_reserve_aligned(size_t size, size_t align) noexcept;
