@@ -7,6 +7,7 @@
 #include "core/checked.h"
 #include "core/heap.h"
 #include "diag/options.h"
+#include "diag/report.h"
 #include "diag/stats.h"
 
 using namespace arenalloc;
@@ -34,7 +35,17 @@ ARENALLOC_EXPORT int arenalloc_option_set(const char* name, const char* value) {
     errno = EINVAL;
     return -1;
   }
+  options::Id which = options::find(name, length(name));
+  uint64_t before = which == options::Id::kCount ? 0 : options::get(which);
   if (!options::set(name, length(name), value, length(value))) {
+    errno = EINVAL;
+    return -1;
+  }
+  if ((which == options::Id::kDebug || which == options::Id::kSecure) &&
+      options::get(which) != before) {
+    // These change the layout of every block and segment: only at start-up.
+    options::set(which, before);
+    diag::warn("debug and secure can only be set at start-up (ARENALLOC_DEBUG, ARENALLOC_SECURE)");
     errno = EINVAL;
     return -1;
   }
@@ -48,13 +59,13 @@ ARENALLOC_EXPORT int arenalloc_option_set(const char* name, const char* value) {
 
 ARENALLOC_EXPORT int arenalloc_option_get(const char* name, char* buf, size_t len) {
   options::Id id = name == nullptr ? options::Id::kCount : options::find(name, length(name));
-  if (id == options::Id::kCount || buf == nullptr || len == 0) {
+  if (id == options::Id::kCount || buf == nullptr) {
     errno = EINVAL;
     return -1;
   }
   char value[32];
   size_t n = options::format(id, value, sizeof(value));
-  if (n + 1 > len) {
+  if (len == 0 || n + 1 > len) {
     errno = ERANGE;
     return -1;
   }

@@ -4,6 +4,7 @@
 #include "arenalloc/arenalloc.h"
 #include "core/alloc.h"
 #include "core/private_heap.h"
+#include "diag/valgrind.h"
 
 using namespace arenalloc;
 
@@ -32,8 +33,10 @@ void* invalid() {
 ARENALLOC_EXPORT void* arenalloc_alloc(size_t size, int flags) {
   size_t align = flag_alignment(flags);
   if (align == 0) return invalid();
-  if (flags == 0) return alloc(size);
-  return heap_alloc(tls_heap, size, align, (flags & ARENALLOC_ZERO) != 0);
+  vg::Scope scope;
+  bool zero = (flags & ARENALLOC_ZERO) != 0;
+  return vg::allocated(flags == 0 ? alloc(size) : heap_alloc(tls_heap, size, align, zero), size,
+                       zero);
 }
 
 ARENALLOC_EXPORT size_t arenalloc_resize(void* p, size_t size, int /*flags*/) {
@@ -48,6 +51,8 @@ ARENALLOC_EXPORT size_t arenalloc_good_size(size_t size, int flags) {
 ARENALLOC_EXPORT void arenalloc_free_sized(void* p, size_t size, int flags) {
   if (p == nullptr) return;
   size_t align = flag_alignment(flags);
+  vg::Scope scope;
+  vg::freeing(p);
   dealloc_sized(p, size, align == 0 ? 16 : align);
 }
 
@@ -56,6 +61,7 @@ ARENALLOC_EXPORT size_t arenalloc_usable_size(const void* p) { return usable_siz
 ARENALLOC_EXPORT arenalloc_heap_t* arenalloc_heap_create(void) {
   PrivateHeap* h = private_heap_create();
   if (h == nullptr) errno = ENOMEM;
+  else vg::pool_create(h);
   return reinterpret_cast<arenalloc_heap_t*>(h);
 }
 
@@ -63,7 +69,10 @@ ARENALLOC_EXPORT void* arenalloc_heap_alloc(arenalloc_heap_t* heap, size_t size,
   PrivateHeap* h = private_heap_check(heap);
   size_t align = flag_alignment(flags);
   if (h == nullptr || align == 0) return invalid();
-  return private_heap_alloc(h, size, align, (flags & ARENALLOC_ZERO) != 0);
+  vg::Scope scope;
+  void* p = private_heap_alloc(h, size, align, (flags & ARENALLOC_ZERO) != 0);
+  vg::pool_alloc(h, p, size);
+  return p;
 }
 
 ARENALLOC_EXPORT void* arenalloc_heap_malloc(arenalloc_heap_t* heap, size_t size) {
@@ -80,13 +89,25 @@ ARENALLOC_EXPORT void* arenalloc_heap_calloc(arenalloc_heap_t* heap, size_t coun
 }
 
 ARENALLOC_EXPORT void arenalloc_heap_free(arenalloc_heap_t* heap, void* p) {
-  if (PrivateHeap* h = private_heap_check(heap)) private_heap_free(h, p);
+  if (PrivateHeap* h = private_heap_check(heap)) {
+    vg::Scope scope;
+    vg::pool_free(h, p);
+    private_heap_free(h, p);
+  }
 }
 
 ARENALLOC_EXPORT void arenalloc_heap_reset(arenalloc_heap_t* heap) {
-  if (PrivateHeap* h = private_heap_check(heap)) private_heap_reset(h);
+  if (PrivateHeap* h = private_heap_check(heap)) {
+    vg::Scope scope;
+    vg::pool_discard_all(h);
+    private_heap_reset(h);
+  }
 }
 
 ARENALLOC_EXPORT void arenalloc_heap_destroy(arenalloc_heap_t* heap) {
-  if (PrivateHeap* h = private_heap_check(heap)) private_heap_destroy(h);
+  if (PrivateHeap* h = private_heap_check(heap)) {
+    vg::Scope scope;
+    vg::pool_destroy(h);
+    private_heap_destroy(h);
+  }
 }

@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "diag/format.h"
+#include "diag/valgrind.h"
 
 using namespace arenalloc;
 
@@ -69,19 +70,30 @@ void* runtime_nothrow_new(size_t size, size_t align) {
 
 inline void* new_impl(size_t size) {
   void* p = alloc(size);
-  if (p != nullptr) [[likely]] return p;
-  return new_failed(size, 0, false);
+  if (p == nullptr) [[unlikely]] p = new_failed(size, 0, false);
+  return vg::allocated(p, size, false);
 }
 inline void* new_nothrow(size_t size) noexcept {
   void* p = alloc(size);
-  if (p != nullptr) [[likely]] return p;
-  return new_failed(size, 0, true);
+  if (p == nullptr) [[unlikely]] p = new_failed(size, 0, true);
+  return vg::allocated(p, size, false);
 }
 inline void* new_aligned(size_t size, std::align_val_t al, bool nothrow) {
   size_t align = static_cast<size_t>(al);
   void* p = alloc_aligned(size, align);
-  if (p != nullptr) [[likely]] return p;
-  return new_failed(size, align, nothrow);
+  if (p == nullptr) [[unlikely]] p = new_failed(size, align, nothrow);
+  return vg::allocated(p, size, false);
+}
+inline void delete_impl(void* p) noexcept {
+  vg::Scope scope;
+  vg::freeing(p);
+  dealloc(p);
+}
+inline void delete_sized(void* p, size_t size, size_t align) noexcept {
+  if (p == nullptr) return;
+  vg::Scope scope;
+  vg::freeing(p);
+  dealloc_sized(p, size, align);
 }
 
 }  // namespace
@@ -109,28 +121,28 @@ ARENALLOC_EXPORT void* operator new[](size_t size, std::align_val_t al,
   return new_aligned(size, al, true);
 }
 
-ARENALLOC_EXPORT void operator delete(void* p) noexcept { dealloc(p); }
-ARENALLOC_EXPORT void operator delete[](void* p) noexcept { dealloc(p); }
-ARENALLOC_EXPORT void operator delete(void* p, const std::nothrow_t&) noexcept { dealloc(p); }
-ARENALLOC_EXPORT void operator delete[](void* p, const std::nothrow_t&) noexcept { dealloc(p); }
-ARENALLOC_EXPORT void operator delete(void* p, size_t size) noexcept {
-  if (p != nullptr) dealloc_sized(p, size, 0);
+ARENALLOC_EXPORT void operator delete(void* p) noexcept { delete_impl(p); }
+ARENALLOC_EXPORT void operator delete[](void* p) noexcept { delete_impl(p); }
+ARENALLOC_EXPORT void operator delete(void* p, const std::nothrow_t&) noexcept { delete_impl(p); }
+ARENALLOC_EXPORT void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  delete_impl(p);
 }
+ARENALLOC_EXPORT void operator delete(void* p, size_t size) noexcept { delete_sized(p, size, 0); }
 ARENALLOC_EXPORT void operator delete[](void* p, size_t size) noexcept {
-  if (p != nullptr) dealloc_sized(p, size, 0);
+  delete_sized(p, size, 0);
 }
-ARENALLOC_EXPORT void operator delete(void* p, std::align_val_t) noexcept { dealloc(p); }
-ARENALLOC_EXPORT void operator delete[](void* p, std::align_val_t) noexcept { dealloc(p); }
+ARENALLOC_EXPORT void operator delete(void* p, std::align_val_t) noexcept { delete_impl(p); }
+ARENALLOC_EXPORT void operator delete[](void* p, std::align_val_t) noexcept { delete_impl(p); }
 ARENALLOC_EXPORT void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  dealloc(p);
+  delete_impl(p);
 }
 ARENALLOC_EXPORT void operator delete[](void* p, std::align_val_t,
                                         const std::nothrow_t&) noexcept {
-  dealloc(p);
+  delete_impl(p);
 }
 ARENALLOC_EXPORT void operator delete(void* p, size_t size, std::align_val_t al) noexcept {
-  if (p != nullptr) dealloc_sized(p, size, static_cast<size_t>(al));
+  delete_sized(p, size, static_cast<size_t>(al));
 }
 ARENALLOC_EXPORT void operator delete[](void* p, size_t size, std::align_val_t al) noexcept {
-  if (p != nullptr) dealloc_sized(p, size, static_cast<size_t>(al));
+  delete_sized(p, size, static_cast<size_t>(al));
 }

@@ -36,6 +36,7 @@ Page* owned_page(const void* p, const char* op) {
 
 size_t aligned_class(size_t size, size_t align) noexcept {
   if (size > kMaxClassSize || align > kSliceSize) return kClassCount;
+  if (size > kDirectMax && size >= options::mmap_threshold()) return kClassCount;
   size_t c = class_of(size);
   if (align <= 16) return c;  // every class is a multiple of 16
   // Pages start on slice boundaries, so a class that is a multiple of `align` gives aligned
@@ -159,10 +160,10 @@ size_t usable_size(const void* p) noexcept {
   return debug_mode() ? debug_requested_size(page, p) : page->block_size;
 }
 
-bool trim() noexcept {
+bool trim(size_t pad) noexcept {
   heap_collect(tls_heap);
   size_t purged = 0;
-  for (size_t i = 0; i < kMaxArenas; ++i) purged += arena_maintain(arena_at(i), true);
+  for (size_t i = 0; i < kMaxArenas; ++i) purged += arena_maintain(arena_at(i), true, pad);
   return purged != 0;
 }
 

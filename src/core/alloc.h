@@ -21,7 +21,7 @@ void* alloc_aligned(size_t size, size_t align) noexcept;  // align: a power of t
 void* alloc_zeroed(size_t count, size_t size) noexcept;   // calloc, overflow-checked
 void* reallocate(void* p, size_t size) noexcept;          // realloc, glibc semantics
 size_t usable_size(const void* p) noexcept;               // 0 for nullptr
-bool trim() noexcept;                                      // purge what can be purged now
+bool trim(size_t pad) noexcept;  // purge now what can be, keeping about `pad` bytes per arena
 
 inline void* alloc(size_t size) noexcept { return heap_malloc(tls_heap, size); }
 inline void dealloc(void* p) noexcept { heap_free(p); }

@@ -248,8 +248,12 @@ void release_slices(Arena* arena, Segment* seg, size_t first, size_t count) {
   mark_released(arena, seg, first, count, now);
   size_t top_pad = options::get(options::Id::kTopPad);
   if (too_much_dirty()) {
-    // Purge down to half the limit, so the next frees do not purge again at once.
-    size_t keep = dirty_limit() / 2;
+    // Purge so that the arenas together keep half the limit: the next frees do not purge again
+    // at once, and the process as a whole stays under the limit.
+    size_t others = (g_dirty_slices.load(std::memory_order_relaxed) - arena->dirty_slices)
+                    << kSliceShift;
+    size_t half = dirty_limit() / 2;
+    size_t keep = others < half ? half - others : 0;
     maintain_locked(arena, now, true, keep > top_pad ? keep : top_pad);
   } else if (now >= arena->next_maintenance_ms.load(std::memory_order_relaxed)) {
     maintain_locked(arena, now, false, top_pad);
@@ -433,9 +437,10 @@ void arena_shrink_large(Page* page, size_t slices) {
   page->block_size = slices << kSliceShift;
 }
 
-size_t arena_maintain(Arena* arena, bool force) {
+size_t arena_maintain(Arena* arena, bool force, size_t keep_bytes) {
   LockGuard guard(arena->lock);
-  return maintain_locked(arena, os::now_ms(), force, force ? 0 : options::get(options::Id::kTopPad));
+  return maintain_locked(arena, os::now_ms(), force,
+                         force ? keep_bytes : options::get(options::Id::kTopPad));
 }
 
 // Lock order: an arena's lock, then the segment pool's.

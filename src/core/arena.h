@@ -67,7 +67,7 @@ void arena_shrink_large(Page* page, size_t slices);
 // Purge due dirty slices and sweep abandoned pages; `force` purges everything now. Returns the
 // bytes purged. Arenas are also maintained when due by any thread's slow path, so memory of an
 // arena no thread uses any more is still purged.
-size_t arena_maintain(Arena* arena, bool force);
+size_t arena_maintain(Arena* arena, bool force, size_t keep_bytes = 0);
 
 // Drop every block of the arena at once (a private heap's reset or destroy): all its slices are
 // purged and freed; its segments stay (keep_segments) or go to the pool of empty segments.

@@ -254,7 +254,10 @@ void* malloc_generic(Heap* heap, size_t n) noexcept {
     }
   }
   if (heap->checked) [[unlikely]] return checked_malloc(heap, n, 0, false);
-  if (n <= kMaxClassSize) return heap_malloc_class(heap, class_of(n));
+  // The direct sizes (up to 1 KiB) always come from classes; above, the mmap threshold may be
+  // set below the largest class.
+  if (n <= kMaxClassSize && (n <= kDirectMax || n < options::mmap_threshold()))
+    return heap_malloc_class(heap, class_of(n));
   return large_alloc(heap, n, 0, nullptr);
 }
 

@@ -97,7 +97,10 @@ void fork_child() {
 
 [[gnu::constructor]] void library_constructor() {
   if (process_init()) pthread_atfork(fork_prepare, fork_parent, fork_child);
-  if (options::get(options::Id::kStats)) atexit([] { stats::print(); });
+  // Registered always: the option may be switched at run time (arenalloc_option_set).
+  atexit([] {
+    if (options::get(options::Id::kStats)) stats::print();
+  });
 }
 
 }  // namespace

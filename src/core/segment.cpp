@@ -7,6 +7,7 @@
 #include "core/arena.h"
 #include "diag/options.h"
 #include "diag/stats.h"
+#include "diag/valgrind.h"
 #include "os/os.h"
 
 namespace arenalloc {
@@ -134,6 +135,7 @@ Segment* segment_map_new(Arena* arena) {
     os::name_mapping(seg, kSegmentSize, "arenalloc-segment");
   }
   advise_huge_pages(seg, kSegmentSize);
+  vg::no_access(reinterpret_cast<uint8_t*>(seg) + kSliceSize, kSegmentSize - kSliceSize);
   // Fresh anonymous memory reads as zero: only the non-zero fields need writing.
   seg->cookie = kSegmentCookie;
   seg->kind = SegmentKind::kNormal;

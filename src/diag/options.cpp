@@ -30,16 +30,18 @@ struct Entry {
 constexpr uint64_t kMaxBytes = uint64_t{1} << 62;
 
 const Entry kTable[kCount] = {
-    {{"arena_max", "MALLOC_ARENA_MAX", "1..128", "arenas threads are spread over (default 8 x CPUs)"},
-     0, 1, kMaxArenas, nullptr},
+    {{"arena_max", "MALLOC_ARENA_MAX", "0..128",
+      "arenas threads are spread over (0 = automatic: 8 x CPUs, at most 128)"},
+     0, 0, kMaxArenas, nullptr},
     {{"arena_test", "MALLOC_ARENA_TEST", "1..128",
       "with arena_max unset, create at least this many arenas"},
      1, 1, kMaxArenas, nullptr},
     {{"mmap_threshold", "MALLOC_MMAP_THRESHOLD_", "0..33554432 bytes",
-      "blocks at least this big get a mapping of their own (and blocks over 32 MiB - 64 KiB)"},
+      "blocks at least this big (and over 1 KiB) get a mapping of their own; blocks over "
+      "32 MiB - 64 KiB always do"},
      kDefaultMmapThreshold, 0, 32u << 20, nullptr},
     {{"mmap_max", "MALLOC_MMAP_MAX_", "0..2147483647",
-      "most huge mappings at once; beyond, blocks up to 16 MiB come from segments"},
+      "most huge mappings at once; beyond, blocks up to 32 MiB - 64 KiB come from segments"},
      65536, 0, 2147483647, nullptr},
     {{"trim_threshold", "MALLOC_TRIM_THRESHOLD_", "0..2^62 bytes",
       "freed bytes kept resident at most before purging without waiting for purge_delay (or a "

@@ -44,12 +44,26 @@ void* map_anonymous(size_t size, void* hint = nullptr) {
 
 void* reserve_aligned(size_t size, size_t align, void* hint) noexcept {
   if (size == 0 || size + align < size) return nullptr;
-  // Optimistic: the kernel often hands out aligned addresses for aligned sizes.
-  uint8_t* p = static_cast<uint8_t*>(map_anonymous(size, hint));
-  if (p == nullptr) return nullptr;
-  if ((reinterpret_cast<uintptr_t>(p) & (align - 1)) == 0) return p;
-  release(p, size);
+  // The kernel places mappings top-down: just below the last aligned reservation is usually
+  // free and aligned, so ask for it first (MAP_FIXED_NOREPLACE fails rather than clobbering).
+  static std::atomic<uintptr_t> next_hint{0};
+  uintptr_t guess = hint != nullptr ? reinterpret_cast<uintptr_t>(hint)
+                                    : next_hint.load(std::memory_order_relaxed);
+  if (guess > size) {
+    guess = (guess - (hint != nullptr ? 0 : size)) & ~(uintptr_t)(align - 1);
+    count(n_mmap);
+    void* p = mmap(reinterpret_cast<void*>(guess), size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p != MAP_FAILED) {
+      if (p == reinterpret_cast<void*>(guess)) {
+        next_hint.store(guess, std::memory_order_relaxed);
+        return p;
+      }
+      release(p, size);  // a kernel without MAP_FIXED_NOREPLACE took it as a plain hint
+    }
+  }
   // Over-reserve, then trim the unaligned head and the tail.
+  uint8_t* p = nullptr;
   size_t padded = size + align;
   if (padded < size) return nullptr;
   p = static_cast<uint8_t*>(map_anonymous(padded));
@@ -60,6 +74,7 @@ void* reserve_aligned(size_t size, size_t align, void* hint) noexcept {
   size_t tail = padded - head - size;
   if (head != 0) release(p, head);
   if (tail != 0) release(aligned + size, tail);
+  next_hint.store(reinterpret_cast<uintptr_t>(aligned), std::memory_order_relaxed);
   return aligned;
 }
 
