@@ -12,14 +12,14 @@
 
 #include <cstddef>
 
-#if ARENALLOC_VALGRIND
+#if defined(ARENALLOC_VALGRIND) && ARENALLOC_VALGRIND
 #include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #endif
 
 namespace arenalloc::vg {
 
-#if ARENALLOC_VALGRIND
+#if defined(ARENALLOC_VALGRIND) && ARENALLOC_VALGRIND
 struct Scope {
   Scope() { VALGRIND_DISABLE_ERROR_REPORTING; }
   ~Scope() { VALGRIND_ENABLE_ERROR_REPORTING; }
