@@ -260,9 +260,9 @@ void release_slices(Arena* arena, Segment* seg, size_t first, size_t count) {
   }
 }
 
-// Maintain every arena whose deadline has passed (called outside any arena lock). Arenas whose
-// lock is busy are left for the next caller.
-void maintain_due_arenas() {
+}  // namespace
+
+void arenas_maintain_due() noexcept {
   uint64_t now = os::now_ms();
   if (now < g_maintenance_due.load(std::memory_order_relaxed)) return;
   g_maintenance_due.store(UINT64_MAX, std::memory_order_relaxed);
@@ -277,9 +277,12 @@ void maintain_due_arenas() {
   }
 }
 
-}  // namespace
 
 Arena* arena_at(size_t index) { return &g_arenas[index]; }
+
+size_t arenas_dirty_bytes() noexcept {
+  return g_dirty_slices.load(std::memory_order_relaxed) << kSliceShift;
+}
 size_t arena_count() { return g_arena_count.load(std::memory_order_relaxed); }
 
 void arenas_init(size_t count) {
@@ -297,7 +300,8 @@ void arenas_set_count(size_t count) {
 }
 
 Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices) {
-  maintain_due_arenas();
+  arenas_maintain_due();
+  purger_start_if_needed();
   LockGuard guard(arena->lock);
   Segment* seg = nullptr;
   int first = -1;
@@ -351,7 +355,8 @@ void arena_free_page(Page* page) {
     page->in_queue = 0;
     release_slices(arena, seg, page->first_slice, page->slice_count);
   }
-  maintain_due_arenas();
+  arenas_maintain_due();
+  purger_start_if_needed();
 }
 
 Page* arena_adopt_abandoned(Arena* home, size_t size_class, Heap* heap) {

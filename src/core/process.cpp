@@ -93,6 +93,7 @@ void fork_child() {
   // Only the forking thread survives: the other threads' heaps are abandoned so their pages can
   // be adopted and their blocks freed and reused in the child.
   heaps_abandon_others(tls_heap);
+  purger_after_fork_child();
 }
 
 [[gnu::constructor]] void library_constructor() {

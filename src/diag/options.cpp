@@ -46,7 +46,7 @@ const Entry kTable[kCount] = {
     {{"trim_threshold", "MALLOC_TRIM_THRESHOLD_", "0..2^62 bytes",
       "freed bytes kept resident at most before purging without waiting for purge_delay (or a "
       "quarter of the memory in use, or four of the largest large blocks freed, if more)"},
-     8u << 20, 0, kMaxBytes, nullptr},
+     256u << 20, 0, kMaxBytes, nullptr},
     {{"top_pad", "MALLOC_TOP_PAD_", "0..2^62 bytes",
       "freed bytes an arena keeps resident when it purges"},
      0, 0, kMaxBytes, nullptr},
@@ -55,7 +55,7 @@ const Entry kTable[kCount] = {
      0, 0, 255, nullptr},
     {{"purge_delay", nullptr, "0..3600000 ms",
       "how long freed memory stays resident before it is returned to the OS"},
-     1000, 0, 3600000, nullptr},
+     500, 0, 3600000, nullptr},
     {{"purge_method", nullptr, "dontneed or free",
       "MADV_DONTNEED (RSS falls at once) or MADV_FREE (cheaper, RSS falls under pressure)"},
      0, 0, 1, kPurgeNames},
@@ -74,6 +74,10 @@ const Entry kTable[kCount] = {
       "guard pages around segment metadata and between segments, randomised allocation order "
       "and segment placement"},
      ARENALLOC_SECURE_DEFAULT, 0, 1, kBoolNames},
+    {{"background", nullptr, "0 or 1",
+      "a background thread returns freed memory after purge_delay even when the program stops "
+      "calling the allocator (started once 1 MiB waits to be purged)"},
+     1, 0, 1, kBoolNames},
 };
 
 std::atomic<uint64_t> g_values[kCount] = {
@@ -82,8 +86,9 @@ std::atomic<uint64_t> g_values[kCount] = {
     kTable[6].default_value,  kTable[7].default_value,  kTable[8].default_value,
     kTable[9].default_value,  kTable[10].default_value, kTable[11].default_value,
     kTable[12].default_value, kTable[13].default_value, kTable[14].default_value,
+    kTable[15].default_value,
 };
-static_assert(kCount == 15, "g_values lists every option");
+static_assert(kCount == 16, "g_values lists every option");
 
 bool equal(const char* a, size_t a_len, const char* b) {
   for (size_t i = 0; i < a_len; ++i)

@@ -36,6 +36,7 @@ enum class Id : uint8_t {
   kStats,          // print statistics at exit
   kDebug,          // canaries, fill patterns, guard pages (core/checked.h); start-up only
   kSecure,         // guard slices, randomised block order and segment placement; start-up only
+  kBackground,     // a background thread purges freed memory after purge_delay
   kCount
 };
 
