@@ -61,8 +61,10 @@ size_t arenalloc_usable_size(const void* p);
 
 /* ---- Private heaps ----
  * A heap of your own: allocate from it, then free everything at once with
- * arenalloc_heap_reset (the heap stays usable) or arenalloc_heap_destroy. Its memory is returned
- * to the system at reset and destroy. A heap may be used from any thread: calls on one heap are
+ * arenalloc_heap_reset (the heap stays usable) or arenalloc_heap_destroy. Destroy returns the
+ * heap's memory to the system at once; reset keeps it for the heap's next blocks (no page
+ * faults when it is refilled) and returns what stays unused after the purge delay, or at once
+ * with malloc_trim(0). A heap may be used from any thread: calls on one heap are
  * serialised by its lock (use one heap per thread for speed). Its blocks may also be freed with
  * free(), from any thread, and realloc'ed (the new block then comes from the caller's thread
  * heap). After reset or destroy, every block of the heap is invalid; none is handed out twice.
@@ -78,7 +80,7 @@ void* arenalloc_heap_malloc(arenalloc_heap_t* heap, size_t size);
 void* arenalloc_heap_calloc(arenalloc_heap_t* heap, size_t count, size_t size);
 /* Free one block of this heap (free() works too; this one reuses the block sooner). */
 void arenalloc_heap_free(arenalloc_heap_t* heap, void* p);
-/* Free every block of the heap; the heap stays usable. */
+/* Free every block of the heap; the heap stays usable and reuses the memory. */
 void arenalloc_heap_reset(arenalloc_heap_t* heap);
 /* Free every block and the heap itself. */
 void arenalloc_heap_destroy(arenalloc_heap_t* heap);

@@ -95,7 +95,8 @@ class Heap {
 class heap_resource : public std::pmr::memory_resource {
  public:
   heap_resource() = default;
-  // Free every block allocated through this resource; containers using it must be gone.
+  // Free every block allocated through this resource (containers using it must be gone); the
+  // memory is reused, and returned after the purge delay if it stays unused.
   void release() noexcept { heap_.reset(); }
   Heap& heap() noexcept { return heap_; }
 

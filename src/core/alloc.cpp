@@ -6,6 +6,7 @@
 
 #include "core/arena.h"
 #include "core/checked.h"
+#include "core/private_heap.h"
 #include "diag/options.h"
 #include "diag/report.h"
 #include "os/os.h"
@@ -64,7 +65,8 @@ void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept
   bool ok = size <= page->block_size;
   if (ok && debug_mode()) ok = size == debug_requested_size(page, p);  // blocks carry a tail
   else if (ok && page->kind == PageKind::kSmall) ok = aligned_class(size, align) == page->size_class;
-  else if (ok && page->kind == PageKind::kLarge) ok = size + kSliceSize > page->block_size;
+  else if (ok && page->kind == PageKind::kLarge)
+    ok = (size == 0 ? 1 : size) + kSliceSize > page->block_size;
   if (!ok && page->kind != PageKind::kFree) {
     // Under on_error=warn the block is leaked: a wrong size may mean a wrong pointer.
     if (diag::report_size_mismatch(p, size, page->block_size)) return;
@@ -76,8 +78,12 @@ size_t good_size(size_t size, size_t align) noexcept {
   if (size > kMaxRequest || align > kMaxAlignment) return 0;
   size_t c = aligned_class(size, align);
   if (c < kClassCount) return class_size(c);
-  if (size < options::mmap_threshold() && size <= kLargeMax)
-    return align_up(size == 0 ? 1 : size, kSliceSize);
+  size_t slices = (size == 0 ? 1 : (size + kSliceSize - 1) >> kSliceShift);
+  size_t align_slices = align > kSliceSize ? align >> kSliceShift : 1;
+  // A span must fit in a segment after its header, starting on an aligned slice (large_alloc).
+  size_t first = align_slices > kFirstUsableSlice ? align_slices : kFirstUsableSlice;
+  if (size < options::mmap_threshold() && size <= kLargeMax && first + slices <= kSlicesPerSegment)
+    return slices << kSliceShift;
   return align_up(size, os::page_size());
 }
 
@@ -164,7 +170,9 @@ bool trim(size_t pad) noexcept {
   heap_collect(tls_heap);
   size_t purged = 0;
   for (size_t i = 0; i < kMaxArenas; ++i) purged += arena_maintain(arena_at(i), true, pad);
-  return purged != 0;
+  size_t dirty_before = arenas_dirty_bytes();
+  private_heaps_maintain(true);
+  return purged != 0 || arenas_dirty_bytes() < dirty_before;
 }
 
 }  // namespace arenalloc

@@ -280,6 +280,14 @@ void arenas_maintain_due() noexcept {
 
 Arena* arena_at(size_t index) { return &g_arenas[index]; }
 
+void arena_try_maintain_due(Arena* arena) noexcept {
+  uint64_t now = os::now_ms();
+  if (now < arena->next_maintenance_ms.load(std::memory_order_relaxed)) return;
+  if (!arena->lock.try_lock()) return;
+  maintain_locked(arena, now, false, options::get(options::Id::kTopPad));
+  arena->lock.unlock();
+}
+
 size_t arenas_dirty_bytes() noexcept {
   return g_dirty_slices.load(std::memory_order_relaxed) << kSliceShift;
 }
@@ -409,27 +417,40 @@ bool arena_grow_large(Page* page, size_t slices) {
 
 void arena_discard_all(Arena* arena, bool keep_segments) {
   LockGuard guard(arena->lock);
+  uint64_t now = os::now_ms();
   size_t purged = 0;
   Segment* seg = arena->segments;
   while (seg != nullptr) {
     Segment* following = seg->next;
-    size_t free_slices = seg->free_slices;
-    size_t dirty = count_slices(seg->dirty_mask, 0, kSlicesPerSegment);
-    add(g_used_slices, -static_cast<ptrdiff_t>(segment_usable_slices() - free_slices));
-    add(g_dirty_slices, -static_cast<ptrdiff_t>(dirty));
-    auto* base = reinterpret_cast<uint8_t*>(seg);
-    os::purge(base + kSliceSize, kSegmentSize - kSliceSize, false);
-    os::purge(base + kPurgeableHeaderStart, kSliceSize - kPurgeableHeaderStart, false);
-    purged += kSegmentSize - kSliceSize;
-    segment_reset_slices(seg);
-    if (!keep_segments) {
+    if (keep_segments) {
+      // Reset: every page becomes free slices, dirty, purged after the delay like any freed
+      // memory, so a heap that is refilled at once reuses them without page faults.
+      for (size_t i = kFirstUsableSlice; i < kSlicesPerSegment; ++i) {
+        Page* page = seg->slice_page[i];
+        if (page->first_slice != i || page->kind == PageKind::kFree) continue;
+        if ((seg->free_mask[i / 64] >> (i % 64)) & 1) continue;
+        page->kind = PageKind::kFree;
+        page->owner.store(0, std::memory_order_relaxed);
+        page->in_queue = 0;
+        mark_released(arena, seg, i, page->slice_count, now);
+      }
+    } else {
+      // Destroy: purge it all now and give the segment to the pool.
+      size_t dirty = count_slices(seg->dirty_mask, 0, kSlicesPerSegment);
+      add(g_used_slices, -static_cast<ptrdiff_t>(segment_usable_slices() - seg->free_slices));
+      add(g_dirty_slices, -static_cast<ptrdiff_t>(dirty));
+      arena->dirty_slices -= dirty;
+      auto* base = reinterpret_cast<uint8_t*>(seg);
+      os::purge(base + kSliceSize, kSegmentSize - kSliceSize, false);
+      os::purge(base + kPurgeableHeaderStart, kSliceSize - kPurgeableHeaderStart, false);
+      purged += kSegmentSize - kSliceSize;
+      segment_reset_slices(seg);
       unlink_segment(arena, seg);
       pool_put(seg);
     }
     seg = following;
   }
-  arena->dirty_slices = 0;
-  stats::global().bytes_purged.fetch_add(purged, std::memory_order_relaxed);
+  if (purged != 0) stats::global().bytes_purged.fetch_add(purged, std::memory_order_relaxed);
 }
 
 void arena_shrink_large(Page* page, size_t slices) {

@@ -72,6 +72,8 @@ size_t arena_maintain(Arena* arena, bool force, size_t keep_bytes = 0);
 // Maintain every arena whose deadline has passed (any thread, outside arena locks; arenas whose
 // lock is busy are left for the next caller).
 void arenas_maintain_due() noexcept;
+// The same for one arena outside the table (a private heap's): try_lock, maintain if due.
+void arena_try_maintain_due(Arena* arena) noexcept;
 // The background purger (core/purger.cpp): started once freed memory waits to be purged, so it
 // goes back to the OS after purge_delay even if the program stops calling the allocator.
 void purger_start_if_needed() noexcept;
@@ -79,8 +81,9 @@ void purger_after_fork_child() noexcept;
 // Bytes of freed memory waiting to be purged, over all arenas.
 size_t arenas_dirty_bytes() noexcept;
 
-// Drop every block of the arena at once (a private heap's reset or destroy): all its slices are
-// purged and freed; its segments stay (keep_segments) or go to the pool of empty segments.
+// Drop every block of the arena at once (a private heap's reset or destroy). Reset
+// (keep_segments): the slices become free and dirty, purged after the delay. Destroy: purged now,
+// the segments go to the pool of empty segments.
 void arena_discard_all(Arena* arena, bool keep_segments);
 
 // fork(): hold every arena lock across fork, then release (parent) or reset (child).

@@ -14,7 +14,38 @@ constexpr uint64_t kPrivateMagic = 0x70726976686561ull;  // "privhea"
 Lock g_registry_lock;
 PrivateHeap* g_registry = nullptr;
 
-size_t struct_bytes() { return align_up(sizeof(PrivateHeap), os::page_size()); }
+// Private heaps live in slots of one reserved region, so a handle is validated by arithmetic
+// (inside the region, on a slot boundary, live magic) without a lock or a list walk. A freed
+// slot is purged and reused; its magic is cleared, so a stale handle is recognised.
+constexpr size_t kSlotBytes = align_up(sizeof(PrivateHeap), 4096);
+constexpr size_t kMaxHeaps = 65536;
+std::atomic<uint8_t*> g_slots{nullptr};
+size_t g_slots_used = 0;       // under g_registry_lock
+PrivateHeap* g_free_slots = nullptr;  // under g_registry_lock, linked through next
+
+uint8_t* slots() {
+  uint8_t* base = g_slots.load(std::memory_order_acquire);
+  if (base != nullptr) return base;
+  auto* fresh = static_cast<uint8_t*>(os::reserve_aligned(kSlotBytes * kMaxHeaps, 4096));
+  if (fresh == nullptr) return nullptr;
+  os::name_mapping(fresh, kSlotBytes * kMaxHeaps, "arenalloc-private-heaps");
+  if (!g_slots.compare_exchange_strong(base, fresh, std::memory_order_acq_rel)) {
+    os::release(fresh, kSlotBytes * kMaxHeaps);
+    return base;
+  }
+  return fresh;
+}
+
+// A zeroed slot, or nullptr (out of slots or address space). Under g_registry_lock.
+PrivateHeap* take_slot() {
+  if (PrivateHeap* h = g_free_slots) {
+    g_free_slots = h->next;
+    return h;
+  }
+  uint8_t* base = slots();
+  if (base == nullptr || g_slots_used == kMaxHeaps) return nullptr;
+  return reinterpret_cast<PrivateHeap*>(base + kSlotBytes * g_slots_used++);
+}
 
 void free_huge_blocks(PrivateHeap* h) {
   LockGuard guard(h->huge_lock);
@@ -32,11 +63,10 @@ void reset_heap_lists(Heap* heap) {
 
 PrivateHeap* private_heap_create() noexcept {
   if (!process_init()) return nullptr;
-  auto* h = static_cast<PrivateHeap*>(os::reserve_aligned(struct_bytes(), os::page_size()));
+  LockGuard guard(g_registry_lock);
+  PrivateHeap* h = take_slot();
   if (h == nullptr) return nullptr;
-  os::name_mapping(h, struct_bytes(), "arenalloc-private-heap");
-  // Fresh memory is zero: locks free, lists empty.
-  h->magic = kPrivateMagic;
+  // Slots are zero (fresh, or purged when freed): locks free, lists empty.
   h->arena.index = UINT32_MAX;  // not in the arena table: never adopted from, never brk
   h->arena.next_maintenance_ms.store(UINT64_MAX, std::memory_order_relaxed);
   Heap* heap = &h->heap;
@@ -45,7 +75,7 @@ PrivateHeap* private_heap_create() noexcept {
   heap->is_private = 1;
   heap->checked = checking_wanted();
   heap->random = (os::random_seed() ^ reinterpret_cast<uintptr_t>(h)) | 1;
-  LockGuard guard(g_registry_lock);
+  __atomic_store_n(&h->magic, kPrivateMagic, __ATOMIC_RELEASE);
   h->next = g_registry;
   if (g_registry != nullptr) g_registry->prev = h;
   g_registry = h;
@@ -53,11 +83,13 @@ PrivateHeap* private_heap_create() noexcept {
 }
 
 PrivateHeap* private_heap_check(void* handle) noexcept {
-  {
-    // A handle is only dereferenced once it is found among the live heaps.
-    LockGuard guard(g_registry_lock);
-    for (PrivateHeap* h = g_registry; h != nullptr; h = h->next)
-      if (h == handle && h->magic == kPrivateMagic) return h;
+  // A handle is only dereferenced once it is known to be one of the slots.
+  uint8_t* base = g_slots.load(std::memory_order_acquire);
+  auto offset = static_cast<size_t>(static_cast<uint8_t*>(handle) - base);
+  if (base != nullptr && handle != nullptr && offset < kSlotBytes * kMaxHeaps &&
+      offset % kSlotBytes == 0) {
+    auto* h = static_cast<PrivateHeap*>(handle);
+    if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == kPrivateMagic) return h;
   }
   diag::report_invalid_heap(handle);
   return nullptr;
@@ -65,6 +97,7 @@ PrivateHeap* private_heap_check(void* handle) noexcept {
 
 void* private_heap_alloc(PrivateHeap* h, size_t size, size_t align, bool zero) noexcept {
   LockGuard guard(h->lock);
+  if (align <= 16 && !zero && size <= kDirectMax) return heap_malloc(&h->heap, size);
   void* p = heap_alloc(&h->heap, size, align, zero);
   if (p != nullptr) {
     Page* page = page_of(segment_of(p), p);
@@ -108,11 +141,22 @@ void private_heap_destroy(PrivateHeap* h) noexcept {
   }
   {
     LockGuard guard(h->lock);
+    __atomic_store_n(&h->magic, 0, __ATOMIC_RELEASE);
     free_huge_blocks(h);
     arena_discard_all(&h->arena, /*keep_segments=*/false);
-    h->magic = 0;
   }
-  os::release(h, struct_bytes());
+  os::purge(h, kSlotBytes, false);  // zero for the next heap in this slot
+  LockGuard guard(g_registry_lock);
+  h->next = g_free_slots;
+  g_free_slots = h;
+}
+
+void private_heaps_maintain(bool force) noexcept {
+  LockGuard guard(g_registry_lock);
+  for (PrivateHeap* h = g_registry; h != nullptr; h = h->next) {
+    if (force) arena_maintain(&h->arena, true);
+    else arena_try_maintain_due(&h->arena);
+  }
 }
 
 void private_heaps_visit(void (*fn)(Arena* arena, void* ctx), void* ctx) noexcept {

@@ -37,6 +37,8 @@ void private_heap_destroy(PrivateHeap* h) noexcept;
 // free() of a huge block of a private heap: take it off the heap's list.
 void private_heap_forget_huge(Page* page) noexcept;
 
+// Maintain every private heap's arena: purge what is due (the purger), or everything (trim).
+void private_heaps_maintain(bool force) noexcept;
 // Statistics: call fn for every private heap's arena (under the registry lock).
 void private_heaps_visit(void (*fn)(Arena* arena, void* ctx), void* ctx) noexcept;
 // fork(): hold every private heap's locks across fork.

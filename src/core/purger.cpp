@@ -14,6 +14,7 @@
 #include <atomic>
 
 #include "core/arena.h"
+#include "core/private_heap.h"
 #include "diag/options.h"
 
 namespace arenalloc {
@@ -34,6 +35,7 @@ void* purger_main(void*) {
                           static_cast<long>((interval % 1000) * 1000000)};
     nanosleep(&ts, nullptr);
     arenas_maintain_due();
+    private_heaps_maintain(false);
   }
   return nullptr;
 }

@@ -96,13 +96,8 @@ inline std::vector<std::size_t> SizeSweep(std::size_t limit) {
   return out;
 }
 
-// arenalloc_free_sized(p, n, flags), except for the one case arenalloc 0.1.0 wrongly reports:
-// a 0-byte block with an alignment above 64 KiB (see SizedFree.DISABLED_ZeroBytesLargeAlignment),
-// which is freed with free() instead. Remove the exception once that is fixed.
-inline void FreeSized(void* p, std::size_t n, int flags) {
-  if (n == 0 && (flags & 0x3f) > 16) return std::free(p);
-  arenalloc_free_sized(p, n, flags);
-}
+// arenalloc_free_sized(p, n, flags).
+inline void FreeSized(void* p, std::size_t n, int flags) { arenalloc_free_sized(p, n, flags); }
 
 // Sets one of arenalloc's options (arenalloc_option_set) for the scope, then restores it.
 class OptionScope {

@@ -209,8 +209,6 @@ TEST(GoodSize, EqualsTheUsableSizeOfTheAllocation) {
     for (std::size_t n : SizeSweep(20 * MiB)) {
       // Keep the run short: every size for the common flags, every 7th for the big alignments.
       if (flags >= ARENALLOC_ALIGN(64 * KiB) && n <= 1024 && n % 7 != 0) continue;
-      // See GoodSize.DISABLED_AlignedSpanThatFallsBackToAMapping.
-      if (flags == ARENALLOC_ALIGN(16 * MiB) && n > 16 * MiB) continue;
       const std::size_t good = arenalloc_good_size(n, flags);
       ASSERT_GE(good, n) << "size " << n << " flags " << flags;
       EXPECT_EQ(arenalloc_good_size(n, flags | ARENALLOC_ZERO), good);
@@ -261,7 +259,7 @@ TEST(GoodSize, EqualsTheUsableSizeOfHugeBlocks) {
 // (large_alloc -> huge_alloc, usable size rounded to 4 KiB pages), but arenalloc_good_size still
 // answers with the span's size (rounded to 64 KiB slices): 16 MiB + 1 at ALIGN(16 MiB) gets
 // 16781312 usable bytes, good_size says 16842752. Enable once good_size models the fallback.
-TEST(GoodSize, DISABLED_AlignedSpanThatFallsBackToAMapping) {
+TEST(GoodSize, AlignedSpanThatFallsBackToAMapping) {
   for (std::size_t n : {16 * MiB + 1, 18 * MiB + 7, 30 * MiB}) {
     const int flags = ARENALLOC_ALIGN(16 * MiB);
     void* p = arenalloc_alloc(n, flags);

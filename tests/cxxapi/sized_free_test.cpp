@@ -43,7 +43,7 @@ TEST(SizedFree, RightSizesNeverReport) {
         p = std::aligned_alloc(a, n);
         free_aligned_sized(p, a, n);
       }
-      if (n > 0) {  // (aligned_alloc(a, 0): see DISABLED_ZeroBytesLargeAlignment)
+      {
         p = std::aligned_alloc(a, (n + a - 1) / a * a);
         free_aligned_sized(p, a, (n + a - 1) / a * a);
       }
@@ -56,7 +56,7 @@ TEST(SizedFree, RightSizesNeverReport) {
 // large block, and dealloc_sized_slow accepts a large block only if size + 64 KiB > block size,
 // which is false for size 0: the right size is reported as a mismatch (and, under on_error=warn,
 // the block leaks). Enable this test once fixed (and drop the exception in FreeSized).
-TEST(SizedFree, DISABLED_ZeroBytesLargeAlignment) {
+TEST(SizedFree, ZeroBytesLargeAlignment) {
   OnErrorScope warn("warn");
   StderrCapture err;
   for (std::size_t a : {128 * KiB, 1 * MiB, 16 * MiB}) {
