@@ -39,9 +39,10 @@ void free_sized(void* p, size_t size);
 void free_aligned_sized(void* p, size_t alignment, size_t size);
 
 /* ---- Sized and aligned calls ----
- * `flags` combines ARENALLOC_ALIGN(a) (a power of two, up to 16 MiB; default 16) and
- * ARENALLOC_ZERO. Allocation failures return NULL with errno = ENOMEM; an alignment that is not
- * a power of two, or above 16 MiB, returns NULL with errno = EINVAL. */
+ * `flags` combines ARENALLOC_ALIGN(a) and ARENALLOC_ZERO. `a` must be a non-zero power of two
+ * (the macro takes its lowest set bit, so ARENALLOC_ALIGN(48) means 16); the default and minimum
+ * is 16. Allocation failures return NULL with errno = ENOMEM; flags with unknown bits or an
+ * alignment above 16 MiB return NULL with errno = EINVAL. */
 #define ARENALLOC_ALIGN(a) ((int)__builtin_ctzll((unsigned long long)(a)))
 #define ARENALLOC_ZERO 0x40
 
@@ -50,13 +51,17 @@ void* arenalloc_alloc(size_t size, int flags);
 /* Resize in place only: never moves the block. Returns the usable size afterwards, which is
  * >= size on success and the unchanged usable size if the block cannot grow; 0 (after a report)
  * for a pointer arenalloc did not allocate. Large blocks (over 128 KiB) grow into free space after
- * them and give back their tail when shrunk; huge blocks grow within their mapping. */
+ * them and give back their tail when shrunk; huge blocks grow within their mapping. Returns 0
+ * for NULL. */
 size_t arenalloc_resize(void* p, size_t size, int flags);
 /* The usable size a request would get (like jemalloc's nallocx); 0 if it cannot be satisfied. */
 size_t arenalloc_good_size(size_t size, int flags);
 /* Free with the size (and alignment flag) used at allocation; checked like free_sized. */
 void arenalloc_free_sized(void* p, size_t size, int flags);
-/* The block's usable size (as malloc_usable_size). */
+/* The block's usable size (as malloc_usable_size); 0 for NULL. It does not read the block. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && !defined(ARENALLOC_BUILDING)
+__attribute__((__access__(__none__, 1)))
+#endif
 size_t arenalloc_usable_size(const void* p);
 
 /* ---- Private heaps ----

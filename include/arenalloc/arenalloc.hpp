@@ -54,7 +54,8 @@ class allocator {
   }
 };
 
-// A private heap, destroyed (with every block still in it) when the object goes.
+// A private heap, destroyed (with every block still in it) when the object goes. A moved-from
+// Heap may only be destroyed or assigned to.
 class Heap {
  public:
   Heap() : heap_(arenalloc_heap_create()) {

@@ -40,7 +40,7 @@ ARENALLOC_EXPORT void* arenalloc_alloc(size_t size, int flags) {
 }
 
 ARENALLOC_EXPORT size_t arenalloc_resize(void* p, size_t size, int /*flags*/) {
-  return resize_in_place(p, size);
+  return p == nullptr ? 0 : resize_in_place(p, size);
 }
 
 ARENALLOC_EXPORT size_t arenalloc_good_size(size_t size, int flags) {
