@@ -169,7 +169,7 @@ size_t usable_size(const void* p) noexcept {
 bool trim(size_t pad) noexcept {
   heap_collect(tls_heap);
   size_t purged = 0;
-  for (size_t i = 0; i < kMaxArenas; ++i) purged += arena_maintain(arena_at(i), true, pad);
+  for (size_t i = 0; i < arenas_in_use(); ++i) purged += arena_maintain(arena_at(i), true, pad);
   size_t dirty_before = arenas_dirty_bytes();
   private_heaps_maintain(true);
   return purged != 0 || arenas_dirty_bytes() < dirty_before;

@@ -43,8 +43,10 @@ Page* PageList::pop_front() {
 
 namespace {
 
-Arena g_arenas[kMaxArenas];
+constinit Arena g_arenas[kMaxArenas];
 std::atomic<size_t> g_arena_count{1};
+std::atomic<size_t> g_next_arena{0};
+std::atomic<size_t> g_arenas_in_use{0};  // arenas [0, this) have been given to a heap
 
 // The earliest maintenance deadline of any arena: slow paths of every arena check it.
 std::atomic<uint64_t> g_maintenance_due{UINT64_MAX};
@@ -266,7 +268,8 @@ void arenas_maintain_due() noexcept {
   uint64_t now = os::now_ms();
   if (now < g_maintenance_due.load(std::memory_order_relaxed)) return;
   g_maintenance_due.store(UINT64_MAX, std::memory_order_relaxed);
-  for (Arena& arena : g_arenas) {
+  for (size_t i = 0, n = arenas_in_use(); i < n; ++i) {
+    Arena& arena = g_arenas[i];
     uint64_t due = arena.next_maintenance_ms.load(std::memory_order_relaxed);
     if (due == UINT64_MAX) continue;
     if (now >= due && arena.lock.try_lock()) {
@@ -294,12 +297,26 @@ size_t arenas_dirty_bytes() noexcept {
 size_t arena_count() { return g_arena_count.load(std::memory_order_relaxed); }
 
 void arenas_init(size_t count) {
-  for (size_t i = 0; i < kMaxArenas; ++i) {
-    g_arenas[i].index = static_cast<uint32_t>(i);
-    g_arenas[i].next_maintenance_ms.store(UINT64_MAX, std::memory_order_relaxed);
-  }
+  // The table stays untouched (zero, in .bss) until arenas are used: a process pays only for the
+  // arenas its threads use. A zero deadline just means "maintain at the first chance".
   arenas_set_count(count);
 }
+
+size_t arena_index(const Arena* arena) {
+  auto i = static_cast<size_t>(arena - g_arenas);
+  return arena >= g_arenas && i < kMaxArenas ? i : SIZE_MAX;
+}
+
+Arena* arena_for_new_heap() {
+  size_t n = g_next_arena.fetch_add(1, std::memory_order_relaxed) % arena_count();
+  size_t used = g_arenas_in_use.load(std::memory_order_relaxed);
+  while (n + 1 > used &&
+         !g_arenas_in_use.compare_exchange_weak(used, n + 1, std::memory_order_relaxed)) {
+  }
+  return &g_arenas[n];
+}
+
+size_t arenas_in_use() { return g_arenas_in_use.load(std::memory_order_relaxed); }
 
 void arenas_set_count(size_t count) {
   if (count < 1) count = 1;
@@ -369,8 +386,10 @@ void arena_free_page(Page* page) {
 
 Page* arena_adopt_abandoned(Arena* home, size_t size_class, Heap* heap) {
   if (g_abandoned_by_class[size_class].load(std::memory_order_relaxed) == 0) return nullptr;
-  for (size_t k = 0; k < kMaxArenas; ++k) {
-    Arena* arena = &g_arenas[(home->index + k) % kMaxArenas];
+  size_t n = arenas_in_use();
+  size_t home_index = arena_index(home);
+  for (size_t k = 0; k < n; ++k) {
+    Arena* arena = &g_arenas[(home_index + k) % n];
     if (arena->abandoned_count.load(std::memory_order_relaxed) == 0) continue;
     LockGuard guard(arena->lock);
     Page* page = arena->abandoned[size_class].pop_front();
@@ -471,15 +490,15 @@ size_t arena_maintain(Arena* arena, bool force, size_t keep_bytes) {
 
 // Lock order: an arena's lock, then the segment pool's.
 void arenas_lock_all() {
-  for (size_t i = 0; i < kMaxArenas; ++i) g_arenas[i].lock.lock();
+  for (size_t i = 0; i < arenas_in_use(); ++i) g_arenas[i].lock.lock();
   g_pool_lock.lock();
 }
 void arenas_unlock_all() {
   g_pool_lock.unlock();
-  for (size_t i = 0; i < kMaxArenas; ++i) g_arenas[i].lock.unlock();
+  for (size_t i = 0; i < arenas_in_use(); ++i) g_arenas[i].lock.unlock();
 }
 void arenas_reset_locks() {
-  for (size_t i = 0; i < kMaxArenas; ++i) g_arenas[i].lock.reset();
+  for (size_t i = 0; i < arenas_in_use(); ++i) g_arenas[i].lock.reset();
   g_pool_lock.reset();
 }
 

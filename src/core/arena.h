@@ -36,20 +36,26 @@ struct PageList {
   bool empty() const { return first == nullptr; }
 };
 
+// Every member has a constant initialiser, so the arena table is constant-initialised (.bss):
+// no start-up code touches the arenas a process never uses.
 struct Arena {
   Lock lock;
-  uint32_t index;
-  Segment* segments;  // doubly linked through Segment::next/prev
+  Segment* segments = nullptr;  // doubly linked through Segment::next/prev
   PageList abandoned[kClassCount];
   // Written under the lock; read without it to skip arenas with nothing to do.
-  std::atomic<size_t> abandoned_count;
-  std::atomic<uint64_t> next_maintenance_ms;
-  size_t dirty_slices;
+  std::atomic<size_t> abandoned_count{0};
+  std::atomic<uint64_t> next_maintenance_ms{0};  // 0: maintain at the first chance
+  size_t dirty_slices = 0;
 };
 
 // Process-wide arena table (core/arena.cpp).
 Arena* arena_at(size_t index);
-inline size_t arena_index(const Arena* arena) { return arena->index; }
+// Position in the table; SIZE_MAX for an arena outside it (a private heap's).
+size_t arena_index(const Arena* arena);
+// The arena for a thread's new heap (round-robin over arena_count()).
+Arena* arena_for_new_heap();
+// Arenas [0, arenas_in_use()) have been handed to heaps; the others are untouched.
+size_t arenas_in_use();
 size_t arena_count();
 void arenas_init(size_t count);
 void arenas_set_count(size_t count);  // for threads created later

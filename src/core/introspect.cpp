@@ -46,7 +46,7 @@ void add_segment(const Segment* seg, ArenaStats& a, ClassStats* classes) {
 void take_snapshot(Snapshot* out) noexcept {
   *out = Snapshot{};
   out->arena_count = arena_count();
-  for (size_t i = 0; i < kMaxArenas; ++i) {
+  for (size_t i = 0; i < arenas_in_use(); ++i) {
     Arena* arena = arena_at(i);
     ArenaStats& a = out->arenas[i];
     {

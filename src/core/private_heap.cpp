@@ -67,7 +67,6 @@ PrivateHeap* private_heap_create() noexcept {
   PrivateHeap* h = take_slot();
   if (h == nullptr) return nullptr;
   // Slots are zero (fresh, or purged when freed): locks free, lists empty.
-  h->arena.index = UINT32_MAX;  // not in the arena table: never adopted from, never brk
   h->arena.next_maintenance_ms.store(UINT64_MAX, std::memory_order_relaxed);
   Heap* heap = &h->heap;
   reset_heap_lists(heap);

@@ -36,7 +36,6 @@ Heap* g_all_heaps[4096];  // enough for heaps of all live threads; beyond, fork-
 size_t g_all_count = 0;
 uint8_t* g_chunk = nullptr;
 size_t g_chunk_left = 0;
-std::atomic<size_t> g_next_arena{0};
 
 constexpr size_t kHeapChunk = 256 * 1024;
 constexpr size_t kHeapStride = align_up(sizeof(Heap), 64);
@@ -130,8 +129,7 @@ Heap* heap_for_thread() noexcept {
   for (auto& q : h->queues) q = PageList{};
   h->full = PageList{};
   h->delayed_free.store(nullptr, std::memory_order_relaxed);
-  size_t n = g_next_arena.fetch_add(1, std::memory_order_relaxed);
-  h->arena = arena_at(n % arena_count());
+  h->arena = arena_for_new_heap();
   h->thread_id = os::thread_id();
   h->checked = checking_wanted();
   h->is_private = 0;
