@@ -107,7 +107,8 @@ void fork_child() {
 
 bool process_init() noexcept {
   int state = g_state.load(std::memory_order_acquire);
-  if (state == 2) [[likely]] return true;
+  if (state == 2) [[likely]]
+    return true;
   if (state == 0 && g_state.compare_exchange_strong(state, 1, std::memory_order_acq_rel)) {
     options::init();
     arenas_init(options::arena_count());
@@ -129,7 +130,10 @@ Heap* heap_for_thread() noexcept {
   for (auto& q : h->queues) q = PageList{};
   h->full = PageList{};
   h->delayed_free.store(nullptr, std::memory_order_relaxed);
-  h->arena = arena_for_new_heap();
+  // A recycled heap keeps its arena: a new generation of threads reuses the memory (and adopts
+  // the abandoned pages) of the one before instead of spreading over fresh arenas.
+  if (h->arena == nullptr || arena_index(h->arena) >= arena_count())
+    h->arena = arena_for_new_heap();
   h->thread_id = os::thread_id();
   h->checked = checking_wanted();
   h->is_private = 0;
