@@ -62,7 +62,8 @@ void arenalloc_free_sized(void* p, size_t size, int flags);
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && !defined(ARENALLOC_BUILDING)
 __attribute__((__access__(__none__, 1)))
 #endif
-size_t arenalloc_usable_size(const void* p);
+size_t
+arenalloc_usable_size(const void* p);
 
 /* ---- Private heaps ----
  * A heap of your own: allocate from it, then free everything at once with

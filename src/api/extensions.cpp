@@ -22,9 +22,13 @@ size_t length(const char* s) {
 }
 }  // namespace
 
-ARENALLOC_EXPORT const char* arenalloc_version(void) { return ARENALLOC_VERSION_STRING; }
+ARENALLOC_EXPORT const char* arenalloc_version(void) {
+  return ARENALLOC_VERSION_STRING;
+}
 
-ARENALLOC_EXPORT void arenalloc_stats_print(void) { stats::print(); }
+ARENALLOC_EXPORT void arenalloc_stats_print(void) {
+  stats::print();
+}
 
 ARENALLOC_EXPORT size_t arenalloc_stats_json(char* buf, size_t len) {
   return stats::to_json(buf, len);

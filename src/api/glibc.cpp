@@ -28,7 +28,8 @@ T info_from(const stats::Snapshot& s) {
   uint64_t system = s.bytes_committed;
   mi.arena = static_cast<decltype(mi.arena)>(system);
   mi.ordblks = 0;
-  for (const stats::ArenaStats& a : s.arenas) mi.ordblks += static_cast<decltype(mi.ordblks)>(a.free_runs);
+  for (const stats::ArenaStats& a : s.arenas)
+    mi.ordblks += static_cast<decltype(mi.ordblks)>(a.free_runs);
   mi.smblks = 0;
   mi.hblks = static_cast<decltype(mi.hblks)>(s.huge_count);
   mi.hblkhd = static_cast<decltype(mi.hblkhd)>(s.huge_bytes);
@@ -141,10 +142,12 @@ ARENALLOC_EXPORT int malloc_info(int opts, FILE* fp) noexcept {
     fprintf(fp, "<total type=\"fast\" count=\"0\" size=\"0\"/>\n");
     fprintf(fp, "<total type=\"rest\" count=\"%llu\" size=\"%llu\"/>\n",
             (unsigned long long)a.free_runs, (unsigned long long)rest);
-    fprintf(fp, "<system type=\"current\" size=\"%llu\"/>\n", (unsigned long long)a.bytes_committed);
+    fprintf(fp, "<system type=\"current\" size=\"%llu\"/>\n",
+            (unsigned long long)a.bytes_committed);
     fprintf(fp, "<system type=\"max\" size=\"%llu\"/>\n", (unsigned long long)a.bytes_committed);
     fprintf(fp, "<aspace type=\"total\" size=\"%llu\"/>\n", (unsigned long long)a.bytes_reserved);
-    fprintf(fp, "<aspace type=\"mprotect\" size=\"%llu\"/>\n", (unsigned long long)a.bytes_reserved);
+    fprintf(fp, "<aspace type=\"mprotect\" size=\"%llu\"/>\n",
+            (unsigned long long)a.bytes_reserved);
     fputs("</heap>\n", fp);
   }
   fputs("<sizes>\n", fp);

@@ -56,12 +56,16 @@ ARENALLOC_EXPORT void arenalloc_free_sized(void* p, size_t size, int flags) {
   dealloc_sized(p, size, align == 0 ? 16 : align);
 }
 
-ARENALLOC_EXPORT size_t arenalloc_usable_size(const void* p) { return usable_size(p); }
+ARENALLOC_EXPORT size_t arenalloc_usable_size(const void* p) {
+  return usable_size(p);
+}
 
 ARENALLOC_EXPORT arenalloc_heap_t* arenalloc_heap_create(void) {
   PrivateHeap* h = private_heap_create();
-  if (h == nullptr) errno = ENOMEM;
-  else vg::pool_create(h);
+  if (h == nullptr)
+    errno = ENOMEM;
+  else
+    vg::pool_create(h);
   return reinterpret_cast<arenalloc_heap_t*>(h);
 }
 

@@ -16,7 +16,9 @@ using namespace arenalloc;
 
 namespace {
 
-bool valid_alignment(size_t align) { return align != 0 && (align & (align - 1)) == 0; }
+bool valid_alignment(size_t align) {
+  return align != 0 && (align & (align - 1)) == 0;
+}
 
 }  // namespace
 
@@ -103,7 +105,9 @@ ARENALLOC_EXPORT void* aligned_alloc(size_t align, size_t size) noexcept {
   return memalign(align, size);
 }
 
-ARENALLOC_EXPORT void* valloc(size_t size) noexcept { return memalign(os::page_size(), size); }
+ARENALLOC_EXPORT void* valloc(size_t size) noexcept {
+  return memalign(os::page_size(), size);
+}
 
 ARENALLOC_EXPORT void* pvalloc(size_t size) noexcept {
   size_t page = os::page_size();
@@ -134,20 +138,32 @@ ARENALLOC_EXPORT void free_aligned_sized(void* p, size_t align, size_t size) noe
   dealloc_sized(p, size, align);
 }
 
-ARENALLOC_EXPORT int malloc_trim(size_t pad) noexcept { return trim(pad) ? 1 : 0; }
+ARENALLOC_EXPORT int malloc_trim(size_t pad) noexcept {
+  return trim(pad) ? 1 : 0;
+}
 
 // glibc's internal entry points, which some programs and libraries call directly.
-ARENALLOC_EXPORT void* __libc_malloc(size_t size) noexcept { return malloc(size); }
-ARENALLOC_EXPORT void __libc_free(void* p) noexcept { free(p); }
+ARENALLOC_EXPORT void* __libc_malloc(size_t size) noexcept {
+  return malloc(size);
+}
+ARENALLOC_EXPORT void __libc_free(void* p) noexcept {
+  free(p);
+}
 ARENALLOC_EXPORT void* __libc_calloc(size_t count, size_t size) noexcept {
   return calloc(count, size);
 }
-ARENALLOC_EXPORT void* __libc_realloc(void* p, size_t size) noexcept { return realloc(p, size); }
+ARENALLOC_EXPORT void* __libc_realloc(void* p, size_t size) noexcept {
+  return realloc(p, size);
+}
 ARENALLOC_EXPORT void* __libc_memalign(size_t align, size_t size) noexcept {
   return memalign(align, size);
 }
-ARENALLOC_EXPORT void* __libc_valloc(size_t size) noexcept { return valloc(size); }
-ARENALLOC_EXPORT void* __libc_pvalloc(size_t size) noexcept { return pvalloc(size); }
+ARENALLOC_EXPORT void* __libc_valloc(size_t size) noexcept {
+  return valloc(size);
+}
+ARENALLOC_EXPORT void* __libc_pvalloc(size_t size) noexcept {
+  return pvalloc(size);
+}
 ARENALLOC_EXPORT void* __libc_reallocarray(void* p, size_t count, size_t size) noexcept {
   return reallocarray(p, count, size);
 }

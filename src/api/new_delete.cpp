@@ -17,8 +17,8 @@ using namespace arenalloc;
 
 extern "C" std::new_handler arenalloc_runtime_get_new_handler() noexcept
     __asm__("_ZSt15get_new_handlerv") __attribute__((weak));
-extern "C" [[noreturn]] void arenalloc_runtime_throw_bad_alloc()
-    __asm__("_ZSt17__throw_bad_allocv") __attribute__((weak));
+extern "C" [[noreturn]] void arenalloc_runtime_throw_bad_alloc() __asm__("_ZSt17__throw_bad_allocv")
+    __attribute__((weak));
 
 #define ARENALLOC_EXPORT __attribute__((visibility("default")))
 
@@ -39,8 +39,8 @@ using NothrowAlignedNew = void* (*)(size_t, std::align_val_t, const std::nothrow
 void* runtime_nothrow_new(size_t size, size_t align) {
   const std::nothrow_t tag{};  // not std::nothrow: that object lives in the C++ runtime
   if (align > 16) {
-    auto next = reinterpret_cast<NothrowAlignedNew>(
-        dlsym(RTLD_NEXT, "_ZnwmSt11align_val_tRKSt9nothrow_t"));
+    auto next =
+        reinterpret_cast<NothrowAlignedNew>(dlsym(RTLD_NEXT, "_ZnwmSt11align_val_tRKSt9nothrow_t"));
     if (next != nullptr) return next(size, std::align_val_t{align}, tag);
   } else {
     auto next = reinterpret_cast<NothrowNew>(dlsym(RTLD_NEXT, "_ZnwmRKSt9nothrow_t"));
@@ -70,18 +70,21 @@ void* runtime_nothrow_new(size_t size, size_t align) {
 
 inline void* new_impl(size_t size) {
   void* p = alloc(size);
-  if (p == nullptr) [[unlikely]] p = new_failed(size, 0, false);
+  if (p == nullptr) [[unlikely]]
+    p = new_failed(size, 0, false);
   return vg::allocated(p, size, false);
 }
 inline void* new_nothrow(size_t size) noexcept {
   void* p = alloc(size);
-  if (p == nullptr) [[unlikely]] p = new_failed(size, 0, true);
+  if (p == nullptr) [[unlikely]]
+    p = new_failed(size, 0, true);
   return vg::allocated(p, size, false);
 }
 inline void* new_aligned(size_t size, std::align_val_t al, bool nothrow) {
   size_t align = static_cast<size_t>(al);
   void* p = alloc_aligned(size, align);
-  if (p == nullptr) [[unlikely]] p = new_failed(size, align, nothrow);
+  if (p == nullptr) [[unlikely]]
+    p = new_failed(size, align, nothrow);
   return vg::allocated(p, size, false);
 }
 inline void delete_impl(void* p) noexcept {
@@ -98,8 +101,12 @@ inline void delete_sized(void* p, size_t size, size_t align) noexcept {
 
 }  // namespace
 
-ARENALLOC_EXPORT void* operator new(size_t size) { return new_impl(size); }
-ARENALLOC_EXPORT void* operator new[](size_t size) { return new_impl(size); }
+ARENALLOC_EXPORT void* operator new(size_t size) {
+  return new_impl(size);
+}
+ARENALLOC_EXPORT void* operator new[](size_t size) {
+  return new_impl(size);
+}
 ARENALLOC_EXPORT void* operator new(size_t size, const std::nothrow_t&) noexcept {
   return new_nothrow(size);
 }
@@ -121,23 +128,34 @@ ARENALLOC_EXPORT void* operator new[](size_t size, std::align_val_t al,
   return new_aligned(size, al, true);
 }
 
-ARENALLOC_EXPORT void operator delete(void* p) noexcept { delete_impl(p); }
-ARENALLOC_EXPORT void operator delete[](void* p) noexcept { delete_impl(p); }
-ARENALLOC_EXPORT void operator delete(void* p, const std::nothrow_t&) noexcept { delete_impl(p); }
+ARENALLOC_EXPORT void operator delete(void* p) noexcept {
+  delete_impl(p);
+}
+ARENALLOC_EXPORT void operator delete[](void* p) noexcept {
+  delete_impl(p);
+}
+ARENALLOC_EXPORT void operator delete(void* p, const std::nothrow_t&) noexcept {
+  delete_impl(p);
+}
 ARENALLOC_EXPORT void operator delete[](void* p, const std::nothrow_t&) noexcept {
   delete_impl(p);
 }
-ARENALLOC_EXPORT void operator delete(void* p, size_t size) noexcept { delete_sized(p, size, 0); }
+ARENALLOC_EXPORT void operator delete(void* p, size_t size) noexcept {
+  delete_sized(p, size, 0);
+}
 ARENALLOC_EXPORT void operator delete[](void* p, size_t size) noexcept {
   delete_sized(p, size, 0);
 }
-ARENALLOC_EXPORT void operator delete(void* p, std::align_val_t) noexcept { delete_impl(p); }
-ARENALLOC_EXPORT void operator delete[](void* p, std::align_val_t) noexcept { delete_impl(p); }
+ARENALLOC_EXPORT void operator delete(void* p, std::align_val_t) noexcept {
+  delete_impl(p);
+}
+ARENALLOC_EXPORT void operator delete[](void* p, std::align_val_t) noexcept {
+  delete_impl(p);
+}
 ARENALLOC_EXPORT void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
   delete_impl(p);
 }
-ARENALLOC_EXPORT void operator delete[](void* p, std::align_val_t,
-                                        const std::nothrow_t&) noexcept {
+ARENALLOC_EXPORT void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
   delete_impl(p);
 }
 ARENALLOC_EXPORT void operator delete(void* p, size_t size, std::align_val_t al) noexcept {

@@ -51,20 +51,22 @@ void* heap_alloc(Heap* heap, size_t size, size_t align, bool zero) noexcept {
     heap = heap_for_thread();
     if (heap == nullptr) return out_of_memory();
   }
-  if (heap->checked) [[unlikely]] return checked_malloc(heap, size, align, zero);
+  if (heap->checked) [[unlikely]]
+    return checked_malloc(heap, size, align, zero);
   if (size > kMaxRequest || align > kMaxAlignment) return out_of_memory();
   size_t c = aligned_class(size, align);
   bool is_zero = false;
-  void* p = c < kClassCount ? heap_malloc_class(heap, c)
-                            : large_alloc(heap, size, align, &is_zero);
+  void* p = c < kClassCount ? heap_malloc_class(heap, c) : large_alloc(heap, size, align, &is_zero);
   if (p != nullptr && zero && !is_zero) std::memset(p, 0, size);
   return p;
 }
 
 void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept {
   bool ok = size <= page->block_size;
-  if (ok && debug_mode()) ok = size == debug_requested_size(page, p);  // blocks carry a tail
-  else if (ok && page->kind == PageKind::kSmall) ok = aligned_class(size, align) == page->size_class;
+  if (ok && debug_mode())
+    ok = size == debug_requested_size(page, p);  // blocks carry a tail
+  else if (ok && page->kind == PageKind::kSmall)
+    ok = aligned_class(size, align) == page->size_class;
   else if (ok && page->kind == PageKind::kLarge)
     ok = (size == 0 ? 1 : size) + kSliceSize > page->block_size;
   if (!ok && page->kind != PageKind::kFree) {
@@ -112,8 +114,10 @@ size_t resize_in_place(void* p, size_t size) noexcept {
       if (size <= kLargeMax) {
         size_t slices = (size + kSliceSize - 1) >> kSliceShift;
         if (slices == 0) slices = 1;
-        if (slices > page->slice_count) arena_grow_large(page, slices);
-        else if (slices < page->slice_count) arena_shrink_large(page, slices);
+        if (slices > page->slice_count)
+          arena_grow_large(page, slices);
+        else if (slices < page->slice_count)
+          arena_shrink_large(page, slices);
       }
       break;
     case PageKind::kHuge:
@@ -135,23 +139,25 @@ void* reallocate(void* p, size_t size) noexcept {
   if (page == nullptr) return nullptr;
   if (size > kMaxRequest) return out_of_memory();
   size_t usable = page->block_size;
-  if (debug_mode()) usable = debug_requested_size(page, p);  // and always move: fresh canaries
-  else switch (page->kind) {
-    case PageKind::kSmall:
-      if (size <= usable && size >= usable / 2) return p;
-      break;
-    case PageKind::kLarge:
-      if (size <= usable && size >= usable / 2) return p;
-      if (size > usable && size <= kLargeMax && size < options::mmap_threshold() &&
-          arena_grow_large(page, (size + kSliceSize - 1) >> kSliceShift))
-        return p;
-      break;
-    case PageKind::kHuge:
-      if (size > kMaxClassSize && huge_resize_in_place(page, size)) return p;
-      break;
-    case PageKind::kFree:
-      break;
-  }
+  if (debug_mode())
+    usable = debug_requested_size(page, p);  // and always move: fresh canaries
+  else
+    switch (page->kind) {
+      case PageKind::kSmall:
+        if (size <= usable && size >= usable / 2) return p;
+        break;
+      case PageKind::kLarge:
+        if (size <= usable && size >= usable / 2) return p;
+        if (size > usable && size <= kLargeMax && size < options::mmap_threshold() &&
+            arena_grow_large(page, (size + kSliceSize - 1) >> kSliceShift))
+          return p;
+        break;
+      case PageKind::kHuge:
+        if (size > kMaxClassSize && huge_resize_in_place(page, size)) return p;
+        break;
+      case PageKind::kFree:
+        break;
+    }
   void* q = alloc(size);
   if (q == nullptr) return nullptr;  // the original block stays valid
   std::memcpy(q, p, usable < size ? usable : size);

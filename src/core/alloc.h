@@ -23,15 +23,20 @@ void* reallocate(void* p, size_t size) noexcept;          // realloc, glibc sema
 size_t usable_size(const void* p) noexcept;               // 0 for nullptr
 bool trim(size_t pad) noexcept;  // purge now what can be, keeping about `pad` bytes per arena
 
-inline void* alloc(size_t size) noexcept { return heap_malloc(tls_heap, size); }
-inline void dealloc(void* p) noexcept { heap_free(p); }
+inline void* alloc(size_t size) noexcept {
+  return heap_malloc(tls_heap, size);
+}
+inline void dealloc(void* p) noexcept {
+  heap_free(p);
+}
 
 // Sized free (free_sized, sized operator delete): the size must be one the block could have
 // been allocated or reallocated with; a mismatch is reported. Sizes between half the block and
 // the block (every request of the class, and realloc's in-place shrinks) pass with two compares.
 [[gnu::noinline]] void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept;
 inline void dealloc_sized(void* p, size_t size, size_t align) noexcept {
-  if (!segmap::contains(p)) [[unlikely]] return free_not_ours(p);
+  if (!segmap::contains(p)) [[unlikely]]
+    return free_not_ours(p);
   Page* page = page_of(segment_of(p), p);
   if (size > page->block_size || 2 * size < page->block_size) [[unlikely]]
     return dealloc_sized_slow(p, page, size, align);

@@ -15,22 +15,30 @@ namespace arenalloc {
 void PageList::push_front(Page* p) {
   p->prev = nullptr;
   p->next = first;
-  if (first != nullptr) first->prev = p;
-  else last = p;
+  if (first != nullptr)
+    first->prev = p;
+  else
+    last = p;
   first = p;
 }
 void PageList::push_back(Page* p) {
   p->next = nullptr;
   p->prev = last;
-  if (last != nullptr) last->next = p;
-  else first = p;
+  if (last != nullptr)
+    last->next = p;
+  else
+    first = p;
   last = p;
 }
 void PageList::remove(Page* p) {
-  if (p->prev != nullptr) p->prev->next = p->next;
-  else first = p->next;
-  if (p->next != nullptr) p->next->prev = p->prev;
-  else last = p->prev;
+  if (p->prev != nullptr)
+    p->prev->next = p->next;
+  else
+    first = p->next;
+  if (p->next != nullptr)
+    p->next->prev = p->prev;
+  else
+    last = p->prev;
   p->next = p->prev = nullptr;
 }
 Page* PageList::pop_front() {
@@ -117,8 +125,10 @@ void link_segment(Arena* arena, Segment* seg) {
 }
 
 void unlink_segment(Arena* arena, Segment* seg) {
-  if (seg->prev != nullptr) seg->prev->next = seg->next;
-  else arena->segments = seg->next;
+  if (seg->prev != nullptr)
+    seg->prev->next = seg->next;
+  else
+    arena->segments = seg->next;
   if (seg->next != nullptr) seg->next->prev = seg->prev;
   seg->next = seg->prev = nullptr;
 }
@@ -129,7 +139,9 @@ size_t count_slices(const uint64_t* mask, size_t first, size_t count) {
   return n;
 }
 
-uint32_t now32(uint64_t now) { return static_cast<uint32_t>(now); }
+uint32_t now32(uint64_t now) {
+  return static_cast<uint32_t>(now);
+}
 
 // Purge the dirty slices of `seg` that have waited the purge delay (all of them if `force`),
 // keeping `keep_bytes` of the arena's dirty memory resident.
@@ -280,8 +292,9 @@ void arenas_maintain_due() noexcept {
   }
 }
 
-
-Arena* arena_at(size_t index) { return &g_arenas[index]; }
+Arena* arena_at(size_t index) {
+  return &g_arenas[index];
+}
 
 void arena_try_maintain_due(Arena* arena) noexcept {
   uint64_t now = os::now_ms();
@@ -294,7 +307,9 @@ void arena_try_maintain_due(Arena* arena) noexcept {
 size_t arenas_dirty_bytes() noexcept {
   return g_dirty_slices.load(std::memory_order_relaxed) << kSliceShift;
 }
-size_t arena_count() { return g_arena_count.load(std::memory_order_relaxed); }
+size_t arena_count() {
+  return g_arena_count.load(std::memory_order_relaxed);
+}
 
 void arenas_init(size_t count) {
   // The table stays untouched (zero, in .bss) until arenas are used: a process pays only for the
@@ -316,7 +331,9 @@ Arena* arena_for_new_heap() {
   return &g_arenas[n];
 }
 
-size_t arenas_in_use() { return g_arenas_in_use.load(std::memory_order_relaxed); }
+size_t arenas_in_use() {
+  return g_arenas_in_use.load(std::memory_order_relaxed);
+}
 
 void arenas_set_count(size_t count) {
   if (count < 1) count = 1;

@@ -62,10 +62,10 @@ void arenas_set_count(size_t count);  // for threads created later
 
 // Slow paths; each takes the arena lock.
 Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices);  // kind left kFree
-void arena_free_page(Page* page);       // page of any kind but huge: slices back to its arena
+void arena_free_page(Page* page);  // page of any kind but huge: slices back to its arena
 // An abandoned page of the class for `heap`: from its own arena first, then from any other.
 Page* arena_adopt_abandoned(Arena* home, size_t size_class, Heap* heap);
-void arena_abandon_page(Page* page);    // page->owner already cleared
+void arena_abandon_page(Page* page);  // page->owner already cleared
 // Grow a large block in place to `slices` slices if the slices after it are free.
 bool arena_grow_large(Page* page, size_t slices);
 // Shrink a large block in place to `slices` slices, releasing its tail.

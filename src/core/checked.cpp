@@ -71,7 +71,9 @@ bool checking_wanted() noexcept {
   return options::get(options::Id::kPerturb) != 0 || debug_mode();
 }
 
-bool debug_mode() noexcept { return options::get(options::Id::kDebug) != 0; }
+bool debug_mode() noexcept {
+  return options::get(options::Id::kDebug) != 0;
+}
 
 void* checked_malloc(Heap* heap, size_t size, size_t align, bool zero) noexcept {
   const bool debug = debug_mode();
@@ -95,7 +97,8 @@ void* checked_malloc(Heap* heap, size_t size, size_t align, bool zero) noexcept 
     Page* page = page_of(segment_of(p), p);
     uint8_t* end = debug_end(page, p);
     std::memset(bytes, zero ? 0 : kNewFill, size);
-    std::memset(bytes + size, kCanaryFill, static_cast<size_t>(end - bytes) - size - sizeof(size_t));
+    std::memset(bytes + size, kCanaryFill,
+                static_cast<size_t>(end - bytes) - size - sizeof(size_t));
     std::memcpy(end - sizeof(size_t), &size, sizeof(size_t));
   } else if (zero) {
     std::memset(bytes, 0, size);

@@ -22,9 +22,9 @@
 
 namespace arenalloc {
 
-inline constexpr uint8_t kNewFill = 0xA5;      // new blocks (debug)
-inline constexpr uint8_t kFreedFill = 0xDF;    // freed blocks (debug)
-inline constexpr uint8_t kCanaryFill = 0xFB;   // after the requested size (debug)
+inline constexpr uint8_t kNewFill = 0xA5;     // new blocks (debug)
+inline constexpr uint8_t kFreedFill = 0xDF;   // freed blocks (debug)
+inline constexpr uint8_t kCanaryFill = 0xFB;  // after the requested size (debug)
 
 // Whether new heaps start checked (perturb or debug on).
 bool checking_wanted() noexcept;

@@ -41,6 +41,8 @@ inline constexpr size_t kAddressBits = 48;
 
 inline constexpr size_t kMaxArenas = 128;
 
-inline constexpr size_t align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
+inline constexpr size_t align_up(size_t n, size_t a) {
+  return (n + a - 1) & ~(a - 1);
+}
 
 }  // namespace arenalloc

@@ -213,7 +213,6 @@ Page* heap_find_page(Heap* heap, size_t c) noexcept {
   return page;
 }
 
-
 void heap_set_checked(Heap* heap, bool checked) noexcept {
   if (heap == &g_empty_heap || heap->checked == checked) return;
   heap->checked = checked;
@@ -253,7 +252,8 @@ void* malloc_generic(Heap* heap, size_t n) noexcept {
       return nullptr;
     }
   }
-  if (heap->checked) [[unlikely]] return checked_malloc(heap, n, 0, false);
+  if (heap->checked) [[unlikely]]
+    return checked_malloc(heap, n, 0, false);
   // The direct sizes (up to 1 KiB) always come from classes; above, the mmap threshold may be
   // set below the largest class.
   if (n <= kMaxClassSize && (n <= kDirectMax || n < options::mmap_threshold()))
@@ -271,8 +271,10 @@ void page_retire(Heap* heap, Page* page) noexcept {
     page->used += kKeptBias;
     return;
   }
-  if (page->in_queue) queue_remove(heap, page);
-  else heap->full.remove(page);
+  if (page->in_queue)
+    queue_remove(heap, page);
+  else
+    heap->full.remove(page);
   arena_free_page(page);
 }
 
@@ -281,7 +283,8 @@ void free_generic(Heap* heap, Page* page, void* p) noexcept {
   uintptr_t owner = page->owner.load(std::memory_order_relaxed);
   switch (page->kind) {
     case PageKind::kSmall:
-      if (!page_is_block_start(page, p)) return diag::report_invalid_free(p, "not the start of a block");
+      if (!page_is_block_start(page, p))
+        return diag::report_invalid_free(p, "not the start of a block");
       if (!checked_free(page, p)) return;
       if (owner_heap(owner) == heap) return free_owned(heap, page, static_cast<Block*>(p));
       return free_remote(page, static_cast<Block*>(p));

@@ -32,7 +32,7 @@ struct Heap {
   uint32_t thread_id;
   uint8_t checked;     // every malloc and free of this heap takes the slow path (perturb, debug)
   uint8_t is_private;  // a private heap's (core/private_heap.h): never adopts abandoned pages
-  Heap* next_free;  // in the pool of unused heaps
+  Heap* next_free;     // in the pool of unused heaps
 };
 
 // What Page::owner holds for a page of this heap (not in the full list).
@@ -86,7 +86,8 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
 [[gnu::always_inline]] inline void* heap_malloc(Heap* heap, size_t n) noexcept {
   if (n <= kDirectMax) [[likely]] {
     Page* page = heap->direct[direct_index(n)];
-    if (page->free != nullptr) [[likely]] return heap_pop(page);
+    if (page->free != nullptr) [[likely]]
+      return heap_pop(page);
   }
   return malloc_generic(heap, n);
 }
@@ -96,17 +97,20 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
   block->free_mark = free_mark(page, block);
   block->next_encoded = encode(page, page->local_free);
   page->local_free = block;
-  if (--page->used == 0) [[unlikely]] page_retire(heap, page);
+  if (--page->used == 0) [[unlikely]]
+    page_retire(heap, page);
 }
 
 [[gnu::always_inline]] inline void heap_free_local(Heap* heap, Page* page, void* p) noexcept {
   Block* block = static_cast<Block*>(p);
-  if (block->free_mark == free_mark(page, block)) [[unlikely]] return free_marked(heap, page, p);
+  if (block->free_mark == free_mark(page, block)) [[unlikely]]
+    return free_marked(heap, page, p);
   heap_push_local(heap, page, block);
 }
 
 [[gnu::always_inline]] inline void heap_free(void* p) noexcept {
-  if (!segmap::contains(p)) [[unlikely]] return free_not_ours(p);
+  if (!segmap::contains(p)) [[unlikely]]
+    return free_not_ours(p);
   Page* page = page_of(segment_of(p), p);
   Heap* heap = tls_heap;
   if (page->owner.load(std::memory_order_relaxed) == reinterpret_cast<uintptr_t>(heap) &&

@@ -16,9 +16,9 @@ void* large_alloc(Heap* heap, size_t n, size_t align, bool* is_zero) noexcept {
   size_t slices = (n + kSliceSize - 1) >> kSliceShift;
   if (slices == 0) slices = 1;
   Page* page = nullptr;
-  bool mapped_alone = n >= options::mmap_threshold() &&
-                      stats::global().huge_count.load(std::memory_order_relaxed) <
-                          options::get(options::Id::kMmapMax);
+  bool mapped_alone =
+      n >= options::mmap_threshold() && stats::global().huge_count.load(std::memory_order_relaxed) <
+                                            options::get(options::Id::kMmapMax);
   if (!mapped_alone && n <= kLargeMax && align <= kLargeMax) {
     if (heap == &g_empty_heap) heap = heap_for_thread();
     if (heap != nullptr) {

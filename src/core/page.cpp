@@ -13,14 +13,14 @@ void page_init_small(Page* page, size_t size_class, uintptr_t owner, uintptr_t k
   page->used = 0;
   page->capacity = 0;
   page->block_size = class_size(size_class);
-  page->reserved = static_cast<uint32_t>((size_t{page->slice_count} << kSliceShift) /
-                                         page->block_size);
+  page->reserved =
+      static_cast<uint32_t>((size_t{page->slice_count} << kSliceShift) / page->block_size);
   // With c = ceil(2^64 / size), offset * c (mod 2^64) is q * e for offset = q * size, where
   // e = size * c - 2^64 is in [1, size]; for any other offset it is at least about 2^64 / size.
   // So offset * c < reserved * e exactly for the starts of blocks 0 .. reserved-1.
   uint64_t c = UINT64_MAX / page->block_size + 1;
   if (page->block_size * c == 0) ++c;  // a power of two: c = 2^64 / size + 1, so e = size
-  uint64_t e = page->block_size * c;  // mod 2^64
+  uint64_t e = page->block_size * c;   // mod 2^64
   page->block_magic = c;
   page->block_limit = page->reserved * e;
   page->size_class = static_cast<uint8_t>(size_class);
@@ -46,7 +46,8 @@ void page_extend(Page* page) {
     // Secure mode: hand the new blocks out in a random order, so the address of the next block
     // cannot be predicted from the last one.
     uint16_t order[4096 / 16];
-    size_t n = extend < sizeof(order) / sizeof(order[0]) ? extend : sizeof(order) / sizeof(order[0]);
+    size_t n =
+        extend < sizeof(order) / sizeof(order[0]) ? extend : sizeof(order) / sizeof(order[0]);
     for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint16_t>(i);
     uint64_t x = page->key ^ (uint64_t{page->capacity} << 32) ^ reinterpret_cast<uintptr_t>(first);
     for (size_t i = n - 1; i > 0; --i) {
@@ -106,15 +107,16 @@ bool on_list(const Page* page, const Block* list, const Block* block, bool encod
   for (uint32_t steps = 0; list != nullptr && steps <= page->reserved; ++steps) {
     if (list == block) return true;
     if (!page_is_block_start(page, list)) return false;
-    list = encoded ? decode(page, list->next_encoded) : reinterpret_cast<Block*>(list->next_encoded);
+    list =
+        encoded ? decode(page, list->next_encoded) : reinterpret_cast<Block*>(list->next_encoded);
   }
   return false;
 }
 }  // namespace
 
 bool page_contains_free_block(const Page* page, const Block* block, const Block* delayed) {
-  auto* remote = reinterpret_cast<const Block*>(
-      page->thread_free.load(std::memory_order_acquire) & ~kDelayMask);
+  auto* remote = reinterpret_cast<const Block*>(page->thread_free.load(std::memory_order_acquire) &
+                                                ~kDelayMask);
   return on_list(page, page->free, block, true) || on_list(page, page->local_free, block, true) ||
          on_list(page, remote, block, true) || on_list(page, delayed, block, false);
 }
@@ -125,16 +127,17 @@ bool page_set_delay_state(Page* page, DelayState state, bool only_if_empty_list)
     if ((tf & kDelayMask) == kDelayedFreeing) {
       // A remote free is between its two steps; it finishes in a few instructions unless it was
       // preempted, in which case give it the CPU.
-      if (spins > 64) os::yield();
-      else os::cpu_relax();
+      if (spins > 64)
+        os::yield();
+      else
+        os::cpu_relax();
       tf = page->thread_free.load(std::memory_order_relaxed);
       continue;
     }
     if (only_if_empty_list && (tf & ~kDelayMask) != 0) return false;
     if ((tf & kDelayMask) == state) return true;
-    if (page->thread_free.compare_exchange_weak(tf, (tf & ~kDelayMask) | state,
-                                                std::memory_order_acq_rel,
-                                                std::memory_order_relaxed))
+    if (page->thread_free.compare_exchange_weak(
+            tf, (tf & ~kDelayMask) | state, std::memory_order_acq_rel, std::memory_order_relaxed))
       return true;
   }
 }

@@ -92,7 +92,9 @@ struct Page {
 
 inline constexpr uint32_t kKeptBias = 1u << 30;
 // Blocks in use, without the kept-page bias.
-inline uint32_t page_used(const Page* page) { return page->used - (page->kept ? kKeptBias : 0); }
+inline uint32_t page_used(const Page* page) {
+  return page->used - (page->kept ? kKeptBias : 0);
+}
 
 inline Block* decode(const Page* page, uintptr_t encoded) {
   return reinterpret_cast<Block*>(encoded ^ page->key);
@@ -109,7 +111,9 @@ inline uintptr_t free_mark(const Page* page, const void* block) {
 // free). Walks defensively: a corrupted link ends the walk rather than being followed.
 bool page_contains_free_block(const Page* page, const Block* block, const Block* delayed);
 
-inline Heap* owner_heap(uintptr_t owner) { return reinterpret_cast<Heap*>(owner & ~kOwnerBits); }
+inline Heap* owner_heap(uintptr_t owner) {
+  return reinterpret_cast<Heap*>(owner & ~kOwnerBits);
+}
 
 // Page operations used by the heap (page.cpp). All are owner-thread only.
 void page_init_small(Page* page, size_t size_class, uintptr_t owner, uintptr_t key);
@@ -135,7 +139,9 @@ inline bool page_is_block_start(const Page* page, const void* p) {
   return offset * page->block_magic < page->block_limit;
 }
 
-inline bool page_all_free(const Page* page) { return page_used(page) == 0; }
+inline bool page_all_free(const Page* page) {
+  return page_used(page) == 0;
+}
 inline bool page_has_free(const Page* page) {
   return page->free != nullptr || page->capacity < page->reserved;
 }

@@ -20,7 +20,7 @@ PrivateHeap* g_registry = nullptr;
 constexpr size_t kSlotBytes = align_up(sizeof(PrivateHeap), 4096);
 constexpr size_t kMaxHeaps = 65536;
 std::atomic<uint8_t*> g_slots{nullptr};
-size_t g_slots_used = 0;       // under g_registry_lock
+size_t g_slots_used = 0;              // under g_registry_lock
 PrivateHeap* g_free_slots = nullptr;  // under g_registry_lock, linked through next
 
 uint8_t* slots() {
@@ -134,8 +134,10 @@ void private_heap_reset(PrivateHeap* h) noexcept {
 void private_heap_destroy(PrivateHeap* h) noexcept {
   {
     LockGuard guard(g_registry_lock);
-    if (h->prev != nullptr) h->prev->next = h->next;
-    else g_registry = h->next;
+    if (h->prev != nullptr)
+      h->prev->next = h->next;
+    else
+      g_registry = h->next;
     if (h->next != nullptr) h->next->prev = h->prev;
   }
   {
@@ -153,8 +155,10 @@ void private_heap_destroy(PrivateHeap* h) noexcept {
 void private_heaps_maintain(bool force) noexcept {
   LockGuard guard(g_registry_lock);
   for (PrivateHeap* h = g_registry; h != nullptr; h = h->next) {
-    if (force) arena_maintain(&h->arena, true);
-    else arena_try_maintain_due(&h->arena);
+    if (force)
+      arena_maintain(&h->arena, true);
+    else
+      arena_try_maintain_due(&h->arena);
   }
 }
 

@@ -43,7 +43,8 @@ void* purger_main(void*) {
 }  // namespace
 
 void purger_start_if_needed() noexcept {
-  if (g_state.load(std::memory_order_relaxed) != 0) [[likely]] return;
+  if (g_state.load(std::memory_order_relaxed) != 0) [[likely]]
+    return;
   if (arenas_dirty_bytes() < kStartBytes || options::get(options::Id::kBackground) == 0) return;
   int expected = 0;
   if (!g_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;

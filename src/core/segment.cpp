@@ -27,8 +27,10 @@ void mark_slices(uint64_t* mask, size_t first, size_t count, bool set) {
     size_t word = first / 64, bit = first % 64;
     size_t n = 64 - bit < count ? 64 - bit : count;
     uint64_t bits = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << bit;
-    if (set) mask[word] |= bits;
-    else mask[word] &= ~bits;
+    if (set)
+      mask[word] |= bits;
+    else
+      mask[word] &= ~bits;
     first += n;
     count -= n;
   }
@@ -92,7 +94,9 @@ int find_dirty_run(const Segment* seg, size_t count, size_t align) {
   return -1;
 }
 
-bool secure_mode() { return options::get(options::Id::kSecure) != 0; }
+bool secure_mode() {
+  return options::get(options::Id::kSecure) != 0;
+}
 
 size_t segment_usable_slices() {
   return kSlicesPerSegment - kFirstUsableSlice - (secure_mode() ? 2 : 0);
@@ -222,7 +226,8 @@ bool huge_resize_in_place(Page* page, size_t size) {
   if (size > kMaxRequest || total > seg->mapping_size) return false;
   if (secure_mode() && size > page->block_size) return false;  // a guard page follows it
   size_t old_total = offset + page->block_size;
-  if (total < old_total) os::purge(reinterpret_cast<uint8_t*>(seg) + total, old_total - total, false);
+  if (total < old_total)
+    os::purge(reinterpret_cast<uint8_t*>(seg) + total, old_total - total, false);
   stats::huge_freed(old_total);
   stats::huge_allocated(total);
   page->block_size = total - offset;

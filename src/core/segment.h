@@ -34,11 +34,11 @@ struct Segment {
   size_t mapping_size;  // huge: the whole mapping
   Segment* next;        // in its arena's list, or the pool of empty segments
   Segment* prev;
-  uint64_t purge_at_ms;               // earliest deadline of a dirty slice; 0 = none dirty
-  uint64_t free_mask[kSliceWords];    // slice is free
-  uint64_t dirty_mask[kSliceWords];   // free slice whose memory may still be resident
+  uint64_t purge_at_ms;                 // earliest deadline of a dirty slice; 0 = none dirty
+  uint64_t free_mask[kSliceWords];      // slice is free
+  uint64_t dirty_mask[kSliceWords];     // free slice whose memory may still be resident
   Page* slice_page[kSlicesPerSegment];  // slice -> the page covering it (pages[0] if none)
-  Page pages[kSlicesPerSegment];           // descriptor of the page starting at each slice
+  Page pages[kSlicesPerSegment];        // descriptor of the page starting at each slice
   uint32_t dirty_since_ms[kSlicesPerSegment];
 };
 static_assert(sizeof(Segment) <= kSliceSize, "the header must fit in slice 0");
@@ -67,7 +67,8 @@ inline constexpr size_t kEntries = size_t{1} << (kAddressBits - kSegmentShift);
 extern uint8_t table[kEntries];
 inline bool contains(const void* p) {
   size_t index = reinterpret_cast<uintptr_t>(p) >> kSegmentShift;
-  if (index >= kEntries) [[unlikely]] return false;
+  if (index >= kEntries) [[unlikely]]
+    return false;
   return __atomic_load_n(&table[index], __ATOMIC_RELAXED) != 0;
 }
 void add(const Segment* seg) noexcept;

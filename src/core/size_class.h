@@ -25,7 +25,8 @@ inline constexpr size_t kDirectMax = 1024;
 inline constexpr size_t kDirectCount = kDirectMax / 8 + 1;  // indices 0..128
 
 inline constexpr size_t kSmallClasses = 8;  // 16, 32, ..., 128
-inline constexpr size_t kClassCount = kSmallClasses + 8 * (std::bit_width(kMaxClassSize) - 8);  // 88
+inline constexpr size_t kClassCount =
+    kSmallClasses + 8 * (std::bit_width(kMaxClassSize) - 8);  // 88
 
 constexpr size_t compute_class_size(size_t c) {
   if (c < kSmallClasses) return (c + 1) * 16;
@@ -44,8 +45,8 @@ inline constexpr std::array<uint32_t, kClassCount> kClassSize = [] {
 constexpr size_t class_of_computed(size_t n) {
   if (n <= 16) return 0;
   if (n <= 128) return (n - 1) / 16;
-  size_t k = std::bit_width(n - 1);     // 2^(k-1) < n <= 2^k, k >= 8
-  size_t step_shift = k - 4;            // step = 2^(k-1) / 8
+  size_t k = std::bit_width(n - 1);                             // 2^(k-1) < n <= 2^k, k >= 8
+  size_t step_shift = k - 4;                                    // step = 2^(k-1) / 8
   size_t sub = (n - 1 - (size_t{1} << (k - 1))) >> step_shift;  // 0..7
   return kSmallClasses + (k - 8) * 8 + sub;
 }
@@ -56,14 +57,18 @@ inline constexpr std::array<uint8_t, kDirectCount> kDirectClass = [] {
   return t;
 }();
 
-inline constexpr size_t direct_index(size_t n) { return (n + 7) >> 3; }
+inline constexpr size_t direct_index(size_t n) {
+  return (n + 7) >> 3;
+}
 
 inline size_t class_of(size_t n) {
   if (n <= kDirectMax) return kDirectClass[direct_index(n)];
   return class_of_computed(n);
 }
 
-inline constexpr size_t class_size(size_t c) { return kClassSize[c]; }
+inline constexpr size_t class_size(size_t c) {
+  return kClassSize[c];
+}
 
 // Slices in a page of class c: one 64 KiB slice holds at least 8 blocks up to 8 KiB; larger
 // classes get spans of up to 8 slices so a page still holds several blocks.
@@ -74,7 +79,9 @@ constexpr size_t class_page_slices(size_t c) {
 }
 
 // The direct-table indices that map to class c (empty range for classes above kDirectMax).
-constexpr size_t class_direct_first(size_t c) { return c == 0 ? 0 : class_size(c - 1) / 8 + 1; }
+constexpr size_t class_direct_first(size_t c) {
+  return c == 0 ? 0 : class_size(c - 1) / 8 + 1;
+}
 constexpr size_t class_direct_last(size_t c) {
   return class_size(c) > kDirectMax ? kDirectCount - 1 : class_size(c) / 8;
 }

@@ -32,52 +32,98 @@ constexpr uint64_t kMaxBytes = uint64_t{1} << 62;
 const Entry kTable[kCount] = {
     {{"arena_max", "MALLOC_ARENA_MAX", "0..128",
       "arenas threads are spread over (0 = automatic: 8 x CPUs, at most 128)"},
-     0, 0, kMaxArenas, nullptr},
+     0,
+     0,
+     kMaxArenas,
+     nullptr},
     {{"arena_test", "MALLOC_ARENA_TEST", "1..128",
       "with arena_max unset, create at least this many arenas"},
-     1, 1, kMaxArenas, nullptr},
+     1,
+     1,
+     kMaxArenas,
+     nullptr},
     {{"mmap_threshold", "MALLOC_MMAP_THRESHOLD_", "0..33554432 bytes",
       "blocks at least this big (and over 1 KiB) get a mapping of their own; blocks over "
       "32 MiB - 64 KiB always do"},
-     kDefaultMmapThreshold, 0, 32u << 20, nullptr},
+     kDefaultMmapThreshold,
+     0,
+     32u << 20,
+     nullptr},
     {{"mmap_max", "MALLOC_MMAP_MAX_", "0..2147483647",
       "most huge mappings at once; beyond, blocks up to 32 MiB - 64 KiB come from segments"},
-     65536, 0, 2147483647, nullptr},
+     65536,
+     0,
+     2147483647,
+     nullptr},
     {{"trim_threshold", "MALLOC_TRIM_THRESHOLD_", "0..2^62 bytes",
       "freed bytes kept resident at most before purging without waiting for purge_delay (or a "
       "quarter of the memory in use, or four of the largest large blocks freed, if more)"},
-     256u << 20, 0, kMaxBytes, nullptr},
+     256u << 20,
+     0,
+     kMaxBytes,
+     nullptr},
     {{"top_pad", "MALLOC_TOP_PAD_", "0..2^62 bytes",
       "freed bytes an arena keeps resident when it purges"},
-     0, 0, kMaxBytes, nullptr},
+     0,
+     0,
+     kMaxBytes,
+     nullptr},
     {{"perturb", "MALLOC_PERTURB_", "0..255",
       "fill new blocks with the complement of this byte and freed blocks with it (0 = off)"},
-     0, 0, 255, nullptr},
+     0,
+     0,
+     255,
+     nullptr},
     {{"purge_delay", nullptr, "0..3600000 ms",
       "how long freed memory stays resident before it is returned to the OS"},
-     500, 0, 3600000, nullptr},
+     500,
+     0,
+     3600000,
+     nullptr},
     {{"purge_method", nullptr, "dontneed or free",
       "MADV_DONTNEED (RSS falls at once) or MADV_FREE (cheaper, RSS falls under pressure)"},
-     0, 0, 1, kPurgeNames},
-    {{"brk", nullptr, "0 or 1", "the first arena takes its segments from brk, as ptmalloc's main arena"},
-     0, 0, 1, kBoolNames},
+     0,
+     0,
+     1,
+     kPurgeNames},
+    {{"brk", nullptr, "0 or 1",
+      "the first arena takes its segments from brk, as ptmalloc's main arena"},
+     0,
+     0,
+     1,
+     kBoolNames},
     {{"huge_pages", nullptr, "default, always or never",
       "transparent huge pages for segments and huge blocks (default: the kernel's policy)"},
-     0, 0, 2, kHugeNames},
+     0,
+     0,
+     2,
+     kHugeNames},
     {{"on_error", nullptr, "abort, warn or ignore", "what an invalid or double free does"},
-     0, 0, 2, kOnErrorNames},
+     0,
+     0,
+     2,
+     kOnErrorNames},
     {{"stats", nullptr, "0 or 1", "print statistics to stderr at exit"}, 0, 0, 1, kBoolNames},
     {{"debug", nullptr, "0 or 1",
       "canaries after blocks, fill patterns checked on reuse, guard pages after large blocks"},
-     0, 0, 1, kBoolNames},
+     0,
+     0,
+     1,
+     kBoolNames},
     {{"secure", nullptr, "0 or 1",
       "guard pages around segment metadata and between segments, randomised allocation order "
       "and segment placement"},
-     ARENALLOC_SECURE_DEFAULT, 0, 1, kBoolNames},
+     ARENALLOC_SECURE_DEFAULT,
+     0,
+     1,
+     kBoolNames},
     {{"background", nullptr, "0 or 1",
       "a background thread returns freed memory after purge_delay even when the program stops "
       "calling the allocator (started once 1 MiB waits to be purged)"},
-     1, 0, 1, kBoolNames},
+     1,
+     0,
+     1,
+     kBoolNames},
 };
 
 std::atomic<uint64_t> g_values[kCount] = {
@@ -115,10 +161,17 @@ bool parse_number(const char* s, size_t len, uint64_t* out) {
   if (i + 1 == len) {  // binary suffix: k, m, g
     unsigned shift = 0;
     switch (s[i] | 0x20) {
-      case 'k': shift = 10; break;
-      case 'm': shift = 20; break;
-      case 'g': shift = 30; break;
-      default: return false;
+      case 'k':
+        shift = 10;
+        break;
+      case 'm':
+        shift = 20;
+        break;
+      case 'g':
+        shift = 30;
+        break;
+      default:
+        return false;
     }
     if (v > (UINT64_MAX >> shift)) return false;
     v <<= shift;
@@ -137,8 +190,10 @@ bool parse_value(const Entry& e, const char* s, size_t len, uint64_t* out) {
         return true;
       }
     if (e.names == kBoolNames) {
-      if (equal(s, len, "true") || equal(s, len, "yes") || equal(s, len, "on")) return *out = 1, true;
-      if (equal(s, len, "false") || equal(s, len, "no") || equal(s, len, "off")) return *out = 0, true;
+      if (equal(s, len, "true") || equal(s, len, "yes") || equal(s, len, "on"))
+        return *out = 1, true;
+      if (equal(s, len, "false") || equal(s, len, "no") || equal(s, len, "off"))
+        return *out = 0, true;
     }
     return false;
   }
@@ -148,8 +203,12 @@ bool parse_value(const Entry& e, const char* s, size_t len, uint64_t* out) {
 void warn_value(const char* name, size_t name_len, const char* value, size_t value_len,
                 const char* range) {
   diag::Line line;
-  line.str("arenalloc: warning: ignoring ").chars(name, name_len).str("=\"")
-      .chars(value, value_len < 64 ? value_len : 64).str("\": expected ").str(range)
+  line.str("arenalloc: warning: ignoring ")
+      .chars(name, name_len)
+      .str("=\"")
+      .chars(value, value_len < 64 ? value_len : 64)
+      .str("\": expected ")
+      .str(range)
       .str("; keeping the previous value\n");
   line.write_stderr();
 }
@@ -212,9 +271,13 @@ void apply_glibc_tunables(const char* list) {
 
 }  // namespace
 
-uint64_t get(Id id) noexcept { return g_values[static_cast<size_t>(id)].load(std::memory_order_relaxed); }
+uint64_t get(Id id) noexcept {
+  return g_values[static_cast<size_t>(id)].load(std::memory_order_relaxed);
+}
 
-const Info& info(Id id) noexcept { return kTable[static_cast<size_t>(id)].info; }
+const Info& info(Id id) noexcept {
+  return kTable[static_cast<size_t>(id)].info;
+}
 
 bool set(Id id, uint64_t value) noexcept {
   const Entry& e = kTable[static_cast<size_t>(id)];
@@ -233,7 +296,8 @@ bool set(const char* name, size_t name_len, const char* value, size_t value_len)
   Id id = find(name, name_len);
   if (id == Id::kCount) {
     diag::Line line;
-    line.str("arenalloc: warning: unknown option \"").chars(name, name_len < 64 ? name_len : 64)
+    line.str("arenalloc: warning: unknown option \"")
+        .chars(name, name_len < 64 ? name_len : 64)
         .str("\"; ignored\n");
     line.write_stderr();
     return false;
@@ -251,8 +315,10 @@ size_t format(Id id, char* buf, size_t cap) noexcept {
   const Entry& e = kTable[static_cast<size_t>(id)];
   uint64_t v = get(id);
   diag::Line line;
-  if (e.names != nullptr) line.str(e.names[v]);
-  else line.dec(v);
+  if (e.names != nullptr)
+    line.str(e.names[v]);
+  else
+    line.dec(v);
   size_t n = line.size() < cap ? line.size() : (cap == 0 ? 0 : cap - 1);
   for (size_t i = 0; i < n; ++i) buf[i] = line.data()[i];
   if (cap != 0) buf[n] = '\0';
@@ -262,12 +328,14 @@ size_t format(Id id, char* buf, size_t cap) noexcept {
 void init() noexcept {
   for (size_t i = 0; i < kCount; ++i)
     if (const char* env = kTable[i].info.glibc_env)
-      if (const char* v = os::getenv(env)) apply_text(static_cast<Id>(i), env, length(env), v, length(v));
+      if (const char* v = os::getenv(env))
+        apply_text(static_cast<Id>(i), env, length(env), v, length(v));
   if (const char* tunables = os::getenv("GLIBC_TUNABLES")) apply_glibc_tunables(tunables);
   for (size_t i = 0; i < kCount; ++i) {
     char env[64];
     env_name(kTable[i].info.name, env, sizeof(env));
-    if (const char* v = os::getenv(env)) apply_text(static_cast<Id>(i), env, length(env), v, length(v));
+    if (const char* v = os::getenv(env))
+      apply_text(static_cast<Id>(i), env, length(env), v, length(v));
   }
   if (const char* list = os::getenv("ARENALLOC_OPTIONS")) {
     const char* p = list;

@@ -63,9 +63,15 @@ size_t format(Id id, char* buf, size_t cap) noexcept;
 // Effective arena count for the current options and CPU count.
 size_t arena_count() noexcept;
 
-inline size_t mmap_threshold() { return get(Id::kMmapThreshold); }
-inline uint32_t purge_delay_ms() { return static_cast<uint32_t>(get(Id::kPurgeDelay)); }
-inline OnError on_error() { return static_cast<OnError>(get(Id::kOnError)); }
+inline size_t mmap_threshold() {
+  return get(Id::kMmapThreshold);
+}
+inline uint32_t purge_delay_ms() {
+  return static_cast<uint32_t>(get(Id::kPurgeDelay));
+}
+inline OnError on_error() {
+  return static_cast<OnError>(get(Id::kOnError));
+}
 
 }  // namespace options
 }  // namespace arenalloc

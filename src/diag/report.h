@@ -13,7 +13,8 @@ namespace arenalloc::diag {
 [[gnu::cold]] bool report_size_mismatch(const void* p, size_t size, size_t block_size) noexcept;
 // Debug mode. Each returns true if the caller must not free the block (on_error=warn leaks it).
 [[gnu::cold]] bool report_overflow(const void* p, size_t size, size_t offset) noexcept;
-[[gnu::cold]] void report_write_after_free(const void* p, size_t block_size, size_t offset) noexcept;
+[[gnu::cold]] void report_write_after_free(const void* p, size_t block_size,
+                                           size_t offset) noexcept;
 [[gnu::cold]] void report_corruption(const void* p, size_t block_size, const char* what) noexcept;
 // A private-heap handle that is not one (never created, or destroyed).
 [[gnu::cold]] void report_invalid_heap(const void* handle) noexcept;

@@ -60,7 +60,9 @@ void line_bytes(diag::Line& l, const char* label, uint64_t bytes) {
 
 }  // namespace
 
-Global& global() noexcept { return g_global; }
+Global& global() noexcept {
+  return g_global;
+}
 
 void huge_allocated(size_t bytes) noexcept {
   uint64_t n = g_global.huge_count.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -100,9 +102,18 @@ void print() noexcept {
   }
   {
     diag::Line l;
-    l.str("  system calls: mmap ").dec(s.mmap_calls).str(", munmap ").dec(s.munmap_calls)
-        .str(", madvise ").dec(s.madvise_calls).str(", mremap ").dec(s.mremap_calls)
-        .str(", brk ").dec(s.brk_calls).str("\n").write_stderr();
+    l.str("  system calls: mmap ")
+        .dec(s.mmap_calls)
+        .str(", munmap ")
+        .dec(s.munmap_calls)
+        .str(", madvise ")
+        .dec(s.madvise_calls)
+        .str(", mremap ")
+        .dec(s.mremap_calls)
+        .str(", brk ")
+        .dec(s.brk_calls)
+        .str("\n")
+        .write_stderr();
   }
   {
     diag::Line l;
@@ -113,10 +124,24 @@ void print() noexcept {
     const ArenaStats& a = s.arenas[i];
     if (a.segments == 0) continue;
     diag::Line l;
-    l.str("  ").dec(i).str("  ").dec(a.segments).str("  ").dec(a.bytes_in_use / 1024).str("  ")
-        .dec(a.bytes_committed / 1024).str("  ").dec(a.bytes_dirty / 1024).str("  ")
-        .dec(a.small_pages).str("  ").dec(a.large_blocks).str("  ").dec(a.abandoned_pages)
-        .str("\n").write_stderr();
+    l.str("  ")
+        .dec(i)
+        .str("  ")
+        .dec(a.segments)
+        .str("  ")
+        .dec(a.bytes_in_use / 1024)
+        .str("  ")
+        .dec(a.bytes_committed / 1024)
+        .str("  ")
+        .dec(a.bytes_dirty / 1024)
+        .str("  ")
+        .dec(a.small_pages)
+        .str("  ")
+        .dec(a.large_blocks)
+        .str("  ")
+        .dec(a.abandoned_pages)
+        .str("\n")
+        .write_stderr();
   }
   {
     diag::Line l;
@@ -126,8 +151,16 @@ void print() noexcept {
     const ClassStats& cs = s.classes[c];
     if (cs.pages == 0) continue;
     diag::Line l;
-    l.str("  ").dec(class_size(c)).str("  ").dec(cs.pages).str("  ").dec(cs.blocks_in_use)
-        .str("  ").dec(cs.blocks_free).str("\n").write_stderr();
+    l.str("  ")
+        .dec(class_size(c))
+        .str("  ")
+        .dec(cs.pages)
+        .str("  ")
+        .dec(cs.blocks_in_use)
+        .str("  ")
+        .dec(cs.blocks_free)
+        .str("\n")
+        .write_stderr();
   }
   diag::Line l;
   l.str("  options:");
@@ -154,12 +187,21 @@ size_t to_json(char* buf, size_t len) noexcept {
       .field("peak_rss", s.peak_rss)
       .field("segments_mapped", s.segments_mapped)
       .field("arena_count", s.arena_count);
-  o.key("huge").str("{").field("count", s.huge_count).field("bytes", s.huge_bytes)
-      .field("peak_count", s.huge_peak_count).field("peak_bytes", s.huge_peak_bytes, false)
+  o.key("huge")
+      .str("{")
+      .field("count", s.huge_count)
+      .field("bytes", s.huge_bytes)
+      .field("peak_count", s.huge_peak_count)
+      .field("peak_bytes", s.huge_peak_bytes, false)
       .str("},");
-  o.key("syscalls").str("{").field("mmap", s.mmap_calls).field("munmap", s.munmap_calls)
-      .field("madvise", s.madvise_calls).field("mremap", s.mremap_calls)
-      .field("brk", s.brk_calls, false).str("},");
+  o.key("syscalls")
+      .str("{")
+      .field("mmap", s.mmap_calls)
+      .field("munmap", s.munmap_calls)
+      .field("madvise", s.madvise_calls)
+      .field("mremap", s.mremap_calls)
+      .field("brk", s.brk_calls, false)
+      .str("},");
   o.key("arenas").str("[");
   bool first = true;
   for (size_t i = 0; i < kMaxArenas; ++i) {
@@ -167,11 +209,17 @@ size_t to_json(char* buf, size_t len) noexcept {
     if (a.segments == 0) continue;
     if (!first) o.str(",");
     first = false;
-    o.str("{").field("index", i).field("segments", a.segments)
-        .field("bytes_in_use", a.bytes_in_use).field("bytes_committed", a.bytes_committed)
-        .field("bytes_dirty", a.bytes_dirty).field("bytes_reserved", a.bytes_reserved)
-        .field("small_pages", a.small_pages).field("large_blocks", a.large_blocks)
-        .field("abandoned_pages", a.abandoned_pages, false).str("}");
+    o.str("{")
+        .field("index", i)
+        .field("segments", a.segments)
+        .field("bytes_in_use", a.bytes_in_use)
+        .field("bytes_committed", a.bytes_committed)
+        .field("bytes_dirty", a.bytes_dirty)
+        .field("bytes_reserved", a.bytes_reserved)
+        .field("small_pages", a.small_pages)
+        .field("large_blocks", a.large_blocks)
+        .field("abandoned_pages", a.abandoned_pages, false)
+        .str("}");
   }
   o.str("],");
   o.key("size_classes").str("[");
@@ -181,8 +229,11 @@ size_t to_json(char* buf, size_t len) noexcept {
     if (cs.pages == 0) continue;
     if (!first) o.str(",");
     first = false;
-    o.str("{").field("size", class_size(c)).field("pages", cs.pages)
-        .field("blocks_in_use", cs.blocks_in_use).field("blocks_free", cs.blocks_free, false)
+    o.str("{")
+        .field("size", class_size(c))
+        .field("pages", cs.pages)
+        .field("blocks_in_use", cs.blocks_in_use)
+        .field("blocks_free", cs.blocks_free, false)
         .str("}");
   }
   o.str("],");

@@ -55,7 +55,7 @@ struct ArenaStats {
   uint64_t small_pages;
   uint64_t large_blocks;
   uint64_t abandoned_pages;
-  uint64_t free_runs;        // runs of free slices
+  uint64_t free_runs;  // runs of free slices
 };
 
 struct Snapshot {

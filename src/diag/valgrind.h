@@ -26,7 +26,9 @@ struct Scope {
   Scope(const Scope&) = delete;
   Scope& operator=(const Scope&) = delete;
 };
-inline bool running() { return RUNNING_ON_VALGRIND != 0; }
+inline bool running() {
+  return RUNNING_ON_VALGRIND != 0;
+}
 inline void* allocated(void* p, size_t size, bool zeroed) {
   if (p != nullptr) VALGRIND_MALLOCLIKE_BLOCK(p, size, 0, zeroed);
   return p;
@@ -34,20 +36,32 @@ inline void* allocated(void* p, size_t size, bool zeroed) {
 inline void freeing(void* p) {
   if (p != nullptr) VALGRIND_FREELIKE_BLOCK(p, 0);
 }
-inline void no_access(void* p, size_t size) { VALGRIND_MAKE_MEM_NOACCESS(p, size); }
-inline void pool_create(void* pool) { VALGRIND_CREATE_MEMPOOL(pool, 0, 0); }
+inline void no_access(void* p, size_t size) {
+  VALGRIND_MAKE_MEM_NOACCESS(p, size);
+}
+inline void pool_create(void* pool) {
+  VALGRIND_CREATE_MEMPOOL(pool, 0, 0);
+}
 inline void pool_alloc(void* pool, void* p, size_t size) {
   if (p != nullptr) VALGRIND_MEMPOOL_ALLOC(pool, p, size);
 }
 inline void pool_free(void* pool, void* p) {
   if (p != nullptr) VALGRIND_MEMPOOL_FREE(pool, p);
 }
-inline void pool_discard_all(void* pool) { VALGRIND_MEMPOOL_TRIM(pool, 0, 0); }
-inline void pool_destroy(void* pool) { VALGRIND_DESTROY_MEMPOOL(pool); }
+inline void pool_discard_all(void* pool) {
+  VALGRIND_MEMPOOL_TRIM(pool, 0, 0);
+}
+inline void pool_destroy(void* pool) {
+  VALGRIND_DESTROY_MEMPOOL(pool);
+}
 #else
 struct [[gnu::unused]] Scope {};
-inline bool running() { return false; }
-inline void* allocated(void* p, size_t, bool) { return p; }
+inline bool running() {
+  return false;
+}
+inline void* allocated(void* p, size_t, bool) {
+  return p;
+}
 inline void freeing(void*) {}
 inline void no_access(void*, size_t) {}
 inline void pool_create(void*) {}

@@ -31,12 +31,14 @@ namespace {
 std::atomic<uint64_t> n_mmap{0}, n_munmap{0}, n_madvise{0}, n_mremap{0}, n_brk{0};
 std::atomic<int> naming_supported{1};
 
-void count(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+void count(std::atomic<uint64_t>& c) {
+  c.fetch_add(1, std::memory_order_relaxed);
+}
 
 void* map_anonymous(size_t size, void* hint = nullptr) {
   count(n_mmap);
-  void* p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
+  void* p =
+      mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
 }
 
@@ -157,7 +159,9 @@ uint64_t now_ms() noexcept {
   return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
 }
 
-uint32_t thread_id() noexcept { return static_cast<uint32_t>(syscall(SYS_gettid)); }
+uint32_t thread_id() noexcept {
+  return static_cast<uint32_t>(syscall(SYS_gettid));
+}
 
 uint64_t random_seed() noexcept {
   uint64_t seed = 0;
@@ -238,6 +242,8 @@ void futex_wake_one(uint32_t* addr) noexcept {
   syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
-void yield() noexcept { sched_yield(); }
+void yield() noexcept {
+  sched_yield();
+}
 
 }  // namespace arenalloc::os

@@ -13,13 +13,16 @@
 
 namespace {
 
-bool HaveValgrind() { return std::system("valgrind --version > /dev/null 2>&1") == 0; }
+bool HaveValgrind() {
+  return std::system("valgrind --version > /dev/null 2>&1") == 0;
+}
 
 // Instructions callgrind counts for `fastpath_loop mode n` (the whole process).
 long long Count(const std::string& mode, long n) {
-  std::string cmd = "valgrind --tool=callgrind --callgrind-out-file=/dev/null --trace-children=yes"
-                    " env LD_PRELOAD=" ARENALLOC_SO " " FASTPATH_LOOP " " + mode + " " +
-                    std::to_string(n) + " 2>&1";
+  std::string cmd =
+      "valgrind --tool=callgrind --callgrind-out-file=/dev/null --trace-children=yes"
+      " env LD_PRELOAD=" ARENALLOC_SO " " FASTPATH_LOOP " " +
+      mode + " " + std::to_string(n) + " 2>&1";
   FILE* f = popen(cmd.c_str(), "r");
   if (f == nullptr) return -1;
   char line[512];
@@ -52,11 +55,17 @@ void ExpectWithin(const std::string& mode, double budget) {
 
 // malloc(32) + free, including the call overhead and the loop. Measured 65 (jemalloc 77,
 // tcmalloc 77, mimalloc 115, glibc 139).
-TEST(FastPath, MallocFreePair) { ExpectWithin("pair", 70); }
+TEST(FastPath, MallocFreePair) {
+  ExpectWithin("pair", 70);
+}
 
 // A ring of 64 live blocks of 16..1024 bytes: includes the loop's random numbers and the slow
 // paths taken when a page's free list runs dry. Measured 88 (mimalloc 82, tcmalloc 94).
-TEST(FastPath, MixedSizesOverARing) { ExpectWithin("mixed", 95); }
+TEST(FastPath, MixedSizesOverARing) {
+  ExpectWithin("mixed", 95);
+}
 
 // operator new(48) + sized operator delete. Measured 75 (tcmalloc 75, jemalloc 144).
-TEST(FastPath, SizedDelete) { ExpectWithin("sized", 80); }
+TEST(FastPath, SizedDelete) {
+  ExpectWithin("sized", 80);
+}

@@ -69,7 +69,8 @@ TEST(Segment, SegmapRejectsForeignAndNonCanonicalAddresses) {
   EXPECT_FALSE(segmap::contains(nullptr));
   EXPECT_FALSE(segmap::contains(reinterpret_cast<void*>(~uintptr_t{0} - 100)));
   // Memory the program maps itself, even next to ours, is not ours.
-  void* foreign = mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* foreign =
+      mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(foreign, MAP_FAILED);
   EXPECT_FALSE(segmap::contains(foreign));
   munmap(foreign, 1 << 20);
