@@ -10,6 +10,7 @@
 #include "diag/format.h"
 #include "diag/options.h"
 #include "diag/stats.h"
+#include "diag/valgrind.h"
 
 using namespace arenalloc;
 using options::Id;
@@ -83,6 +84,7 @@ ARENALLOC_EXPORT int mallopt(int param, int value) noexcept {
 }
 
 ARENALLOC_EXPORT struct mallinfo2 mallinfo2() noexcept {
+  vg::Scope scope;
   LockGuard guard(g_lock);
   stats::take_snapshot(&g_snapshot);
   return info_from<struct mallinfo2>(g_snapshot);
@@ -90,6 +92,7 @@ ARENALLOC_EXPORT struct mallinfo2 mallinfo2() noexcept {
 
 // Deprecated int version: fields wrap past 2 GiB, as glibc's do.
 ARENALLOC_EXPORT struct mallinfo mallinfo() noexcept {
+  vg::Scope scope;
   LockGuard guard(g_lock);
   stats::take_snapshot(&g_snapshot);
   return info_from<struct mallinfo>(g_snapshot);
@@ -97,6 +100,7 @@ ARENALLOC_EXPORT struct mallinfo mallinfo() noexcept {
 
 // glibc's layout on stderr: per arena, then totals including mmapped blocks.
 ARENALLOC_EXPORT void malloc_stats() noexcept {
+  vg::Scope scope;
   LockGuard guard(g_lock);
   stats::Snapshot& s = g_snapshot;
   stats::take_snapshot(&s);
@@ -128,6 +132,7 @@ ARENALLOC_EXPORT void malloc_stats() noexcept {
 // glibc's XML layout. Per heap (arena), <size> lists the free blocks of each size class.
 ARENALLOC_EXPORT int malloc_info(int opts, FILE* fp) noexcept {
   if (opts != 0) return EINVAL;
+  vg::Scope scope;
   LockGuard guard(g_lock);
   stats::Snapshot& s = g_snapshot;
   stats::take_snapshot(&s);

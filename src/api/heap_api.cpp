@@ -40,6 +40,7 @@ ARENALLOC_EXPORT void* arenalloc_alloc(size_t size, int flags) {
 }
 
 ARENALLOC_EXPORT size_t arenalloc_resize(void* p, size_t size, int /*flags*/) {
+  vg::Scope scope;
   return p == nullptr ? 0 : resize_in_place(p, size);
 }
 
@@ -57,6 +58,7 @@ ARENALLOC_EXPORT void arenalloc_free_sized(void* p, size_t size, int flags) {
 }
 
 ARENALLOC_EXPORT size_t arenalloc_usable_size(const void* p) {
+  vg::Scope scope;
   return usable_size(p);
 }
 

@@ -69,18 +69,21 @@ void* runtime_nothrow_new(size_t size, size_t align) {
 }
 
 inline void* new_impl(size_t size) {
+  vg::Scope scope;
   void* p = alloc(size);
   if (p == nullptr) [[unlikely]]
     p = new_failed(size, 0, false);
   return vg::allocated(p, size, false);
 }
 inline void* new_nothrow(size_t size) noexcept {
+  vg::Scope scope;
   void* p = alloc(size);
   if (p == nullptr) [[unlikely]]
     p = new_failed(size, 0, true);
   return vg::allocated(p, size, false);
 }
 inline void* new_aligned(size_t size, std::align_val_t al, bool nothrow) {
+  vg::Scope scope;
   size_t align = static_cast<size_t>(al);
   void* p = alloc_aligned(size, align);
   if (p == nullptr) [[unlikely]]

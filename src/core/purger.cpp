@@ -16,6 +16,7 @@
 #include "core/arena.h"
 #include "core/private_heap.h"
 #include "diag/options.h"
+#include "diag/valgrind.h"
 
 namespace arenalloc {
 namespace {
@@ -34,6 +35,7 @@ void* purger_main(void*) {
     struct timespec ts = {static_cast<time_t>(interval / 1000),
                           static_cast<long>((interval % 1000) * 1000000)};
     nanosleep(&ts, nullptr);
+    vg::Scope scope;
     arenas_maintain_due();
     private_heaps_maintain(false);
   }

@@ -139,7 +139,9 @@ Segment* segment_map_new(Arena* arena) {
     os::name_mapping(seg, kSegmentSize, "arenalloc-segment");
   }
   advise_huge_pages(seg, kSegmentSize);
-  vg::no_access(reinterpret_cast<uint8_t*>(seg) + kSliceSize, kSegmentSize - kSliceSize);
+  // Memcheck: nothing past the header is accessible until handed out, and the header itself is
+  // hidden from the leak checker (its page descriptors point at blocks).
+  vg::no_access(seg, kSegmentSize);
   // Fresh anonymous memory reads as zero: only the non-zero fields need writing.
   seg->cookie = kSegmentCookie;
   seg->kind = SegmentKind::kNormal;
@@ -184,6 +186,7 @@ Page* huge_alloc(size_t size, size_t align) {
   size_t total = align_up(offset + size, os::page_size());
   // Reserve at least a whole segment so no foreign mapping can share the segment-map entry.
   size_t mapping = total < kSegmentSize ? kSegmentSize : total;
+  if (secure_mode() && mapping < total + os::page_size()) mapping = total + os::page_size();
   auto* seg = static_cast<Segment*>(os::reserve_aligned(mapping, kSegmentSize));
   if (seg == nullptr) return nullptr;
   os::name_mapping(seg, mapping, "arenalloc-huge");
@@ -205,6 +208,7 @@ Page* huge_alloc(size_t size, size_t align) {
   page->used = 1;
   page->is_zero = 1;
   page->slice_count = 1;
+  vg::no_access(seg, offset);
   segmap::add(seg);
   stats::huge_allocated(total);
   return page;

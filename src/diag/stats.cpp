@@ -5,6 +5,7 @@
 #include "core/lock.h"
 #include "diag/format.h"
 #include "diag/options.h"
+#include "diag/valgrind.h"
 #include "os/os.h"
 
 namespace arenalloc::stats {
@@ -77,6 +78,7 @@ void huge_freed(size_t bytes) noexcept {
 }
 
 void print() noexcept {
+  vg::Scope scope;
   LockGuard guard(g_snapshot_lock);
   Snapshot& s = g_snapshot;
   take_snapshot(&s);
@@ -173,6 +175,7 @@ void print() noexcept {
 }
 
 size_t to_json(char* buf, size_t len) noexcept {
+  vg::Scope scope;
   LockGuard guard(g_snapshot_lock);
   Snapshot& s = g_snapshot;
   take_snapshot(&s);
