@@ -56,7 +56,9 @@ void* arenalloc_alloc(size_t size, int flags);
 size_t arenalloc_resize(void* p, size_t size, int flags);
 /* The usable size a request would get (like jemalloc's nallocx); 0 if it cannot be satisfied. */
 size_t arenalloc_good_size(size_t size, int flags);
-/* Free with the size (and alignment flag) used at allocation; checked like free_sized. */
+/* Free with the size (and alignment flag) used at allocation; checked like free_sized. After
+ * arenalloc_resize, pass the size the block was allocated with, or the new size if the block
+ * is large (over 128 KiB) and the resize succeeded. */
 void arenalloc_free_sized(void* p, size_t size, int flags);
 /* The block's usable size (as malloc_usable_size); 0 for NULL. It does not read the block. */
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && !defined(ARENALLOC_BUILDING)

@@ -377,7 +377,10 @@ Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices) {
   add(g_dirty_slices, -static_cast<ptrdiff_t>(dirty));
   add(g_used_slices, static_cast<ptrdiff_t>(slices));
   Page* page = segment_make_page(seg, f, slices);
-  page->is_zero = dirty == 0;
+  // Purged slices read as zero, unless they were purged with MADV_FREE (kept until the kernel
+  // needs the memory).
+  page->is_zero =
+      dirty == 0 && options::get(options::Id::kPurgeMethod) != uint64_t(PurgeMethod::kFree);
   return page;
 }
 
@@ -458,6 +461,15 @@ void arena_discard_all(Arena* arena, bool keep_segments) {
   Segment* seg = arena->segments;
   while (seg != nullptr) {
     Segment* following = seg->next;
+    if (options::get(options::Id::kDebug) != 0) {
+      // Debug mode ends large blocks with a PROT_NONE page (core/checked.h): give it back
+      // before the slices are reused.
+      for (size_t i = kFirstUsableSlice; i < kSlicesPerSegment; ++i) {
+        Page* page = seg->slice_page[i];
+        if (page->first_slice == i && page->kind == PageKind::kLarge)
+          os::protect(page->start + page->block_size - os::page_size(), os::page_size(), true);
+      }
+    }
     if (keep_segments) {
       // Reset: every page becomes free slices, dirty, purged after the delay like any freed
       // memory, so a heap that is refilled at once reuses them without page faults.

@@ -24,8 +24,9 @@ void add_segment(const Segment* seg, ArenaStats& a, ClassStats* classes) {
     if (page->first_slice != i) continue;
     a.bytes_committed += size_t{page->slice_count} << kSliceShift;
     // Owners update `used` without synchronisation: the figure is a moment's estimate.
+    // One read of `used` (a kept page carries kKeptBias in it; no live page has 2^30 blocks).
     uint32_t used = __atomic_load_n(&page->used, __ATOMIC_RELAXED);
-    if (__atomic_load_n(&page->kept, __ATOMIC_RELAXED)) used -= kKeptBias;
+    if (used >= kKeptBias) used -= kKeptBias;
     if (page->kind == PageKind::kSmall) {
       a.small_pages++;
       a.bytes_in_use += uint64_t{used} * page->block_size;

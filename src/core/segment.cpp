@@ -182,6 +182,7 @@ static size_t huge_offset(size_t align) {
 
 Page* huge_alloc(size_t size, size_t align) {
   if (align > kMaxAlignment || size > kMaxRequest) return nullptr;
+  if (size == 0) size = 1;  // a unique block with a usable size, as for every request
   size_t offset = huge_offset(align);
   size_t total = align_up(offset + size, os::page_size());
   // Reserve at least a whole segment so no foreign mapping can share the segment-map entry.
