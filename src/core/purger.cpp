@@ -1,4 +1,4 @@
-// The background purger: one thread, started the first time enough freed memory waits to be
+// The background purger: one thread, started the first time 16 MiB of freed memory waits to be
 // purged, that maintains the arenas every fraction of the purge delay. Without it, memory freed
 // just before a program goes idle (or stops allocating) would stay resident: the arenas are
 // otherwise maintained only on allocator slow paths.
@@ -21,7 +21,10 @@
 namespace arenalloc {
 namespace {
 
-constexpr size_t kStartBytes = size_t{1} << 20;
+// Small programs (shells, scripts) never get the thread: some of them count their threads (e.g.
+// Python warns about fork() in a multi-threaded process). Below this, freed memory is purged on
+// the allocator's own slow paths.
+constexpr size_t kStartBytes = size_t{16} << 20;
 // 0 = not started, 1 = running, 2 = could not start (not retried).
 std::atomic<int> g_state{0};
 

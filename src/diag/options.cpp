@@ -119,7 +119,7 @@ const Entry kTable[kCount] = {
      kBoolNames},
     {{"background", nullptr, "0 or 1",
       "a background thread returns freed memory after purge_delay even when the program stops "
-      "calling the allocator (started once 1 MiB waits to be purged)"},
+      "calling the allocator (started once 16 MiB waits to be purged)"},
      1,
      0,
      1,
