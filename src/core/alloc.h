@@ -40,11 +40,7 @@ inline void dealloc_sized(void* p, size_t size, size_t align) noexcept {
   Page* page = page_of(segment_of(p), p);
   if (size > page->block_size || 2 * size < page->block_size) [[unlikely]]
     return dealloc_sized_slow(p, page, size, align);
-  Heap* heap = tls_heap;
-  if (page->owner.load(std::memory_order_relaxed) == reinterpret_cast<uintptr_t>(heap) &&
-      small_page_block_start(page, p)) [[likely]]
-    return heap_free_local(heap, page, p);
-  free_generic(heap, page, p);
+  heap_free_in_page(page, p);
 }
 
 }  // namespace arenalloc

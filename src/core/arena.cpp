@@ -188,6 +188,18 @@ size_t purge_segment(Arena* arena, Segment* seg, uint64_t now, bool force, size_
   return purged << kSliceShift;
 }
 
+// Slices leave the free set for a page or a large block. Returns how many were dirty.
+size_t take_slices(Arena* arena, Segment* seg, size_t first, size_t count) {
+  size_t dirty = count_slices(seg->dirty_mask, first, count);
+  mark_slices(seg->free_mask, first, count, false);
+  mark_slices(seg->dirty_mask, first, count, false);
+  seg->free_slices -= static_cast<uint32_t>(count);
+  arena->dirty_slices -= dirty;
+  add(g_dirty_slices, -static_cast<ptrdiff_t>(dirty));
+  add(g_used_slices, static_cast<ptrdiff_t>(count));
+  return dirty;
+}
+
 // Slices go back to the free set, dirty from now on; the segment's purge deadline is armed.
 void mark_released(Arena* arena, Segment* seg, size_t first, size_t count, uint64_t now) {
   mark_slices(seg->free_mask, first, count, true);
@@ -369,13 +381,7 @@ Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices) {
     if (first < 0) return nullptr;  // request larger than a segment: callers prevent this
   }
   size_t f = static_cast<size_t>(first);
-  size_t dirty = count_slices(seg->dirty_mask, f, slices);
-  mark_slices(seg->free_mask, f, slices, false);
-  mark_slices(seg->dirty_mask, f, slices, false);
-  seg->free_slices -= static_cast<uint32_t>(slices);
-  arena->dirty_slices -= dirty;
-  add(g_dirty_slices, -static_cast<ptrdiff_t>(dirty));
-  add(g_used_slices, static_cast<ptrdiff_t>(slices));
+  size_t dirty = take_slices(arena, seg, f, slices);
   Page* page = segment_make_page(seg, f, slices);
   // Purged slices read as zero, unless they were purged with MADV_FREE (kept until the kernel
   // needs the memory).
@@ -440,14 +446,8 @@ bool arena_grow_large(Page* page, size_t slices) {
   size_t extra = slices - page->slice_count;
   if (size_t{page->first_slice} + slices > kSlicesPerSegment) return false;
   for (size_t i = end; i < end + extra; ++i)
-    if (!((seg->free_mask[i / 64] >> (i % 64)) & 1)) return false;
-  size_t dirty = count_slices(seg->dirty_mask, end, extra);
-  mark_slices(seg->free_mask, end, extra, false);
-  mark_slices(seg->dirty_mask, end, extra, false);
-  seg->free_slices -= static_cast<uint32_t>(extra);
-  arena->dirty_slices -= dirty;
-  add(g_dirty_slices, -static_cast<ptrdiff_t>(dirty));
-  add(g_used_slices, static_cast<ptrdiff_t>(extra));
+    if (!slice_is_free(seg, i)) return false;
+  take_slices(arena, seg, end, extra);
   for (size_t i = end; i < end + extra; ++i) seg->slice_page[i] = page;
   page->slice_count = static_cast<uint16_t>(slices);
   page->block_size = slices << kSliceShift;
@@ -476,7 +476,7 @@ void arena_discard_all(Arena* arena, bool keep_segments) {
       for (size_t i = kFirstUsableSlice; i < kSlicesPerSegment; ++i) {
         Page* page = seg->slice_page[i];
         if (page->first_slice != i || page->kind == PageKind::kFree) continue;
-        if ((seg->free_mask[i / 64] >> (i % 64)) & 1) continue;
+        if (slice_is_free(seg, i)) continue;
         page->kind = PageKind::kFree;
         page->owner.store(0, std::memory_order_relaxed);
         page->in_queue = 0;

@@ -335,6 +335,13 @@ void heap_collect(Heap* heap) noexcept {
   }
 }
 
+void heap_reset_lists(Heap* heap) noexcept {
+  for (auto& d : heap->direct) d = &g_empty_page;
+  for (auto& q : heap->queues) q = PageList{};
+  heap->full = PageList{};
+  heap->delayed_free.store(nullptr, std::memory_order_relaxed);
+}
+
 void heap_unstick_after_fork(Heap* heap) noexcept {
   auto unstick = [](Page* page) {
     uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);

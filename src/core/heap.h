@@ -70,6 +70,9 @@ void heaps_abandon_others(Heap* keep) noexcept;
 void heap_unstick_after_fork(Heap* heap) noexcept;
 // Allocate a block of class c (any size class, not only the direct ones).
 void* heap_malloc_class(Heap* heap, size_t size_class) noexcept;
+// Empty queues, full list and delayed list; direct pointers to the empty page (a new heap, a
+// private heap's reset).
+void heap_reset_lists(Heap* heap) noexcept;
 // Make the heap checked or not (mallopt(M_PERTURB) for the calling thread; see core/checked.h).
 void heap_set_checked(Heap* heap, bool checked) noexcept;
 
@@ -108,15 +111,19 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
   heap_push_local(heap, page, block);
 }
 
-[[gnu::always_inline]] inline void heap_free(void* p) noexcept {
-  if (!segmap::contains(p)) [[unlikely]]
-    return free_not_ours(p);
-  Page* page = page_of(segment_of(p), p);
+// Free p, known to be in one of our segments, whose page is `page`.
+[[gnu::always_inline]] inline void heap_free_in_page(Page* page, void* p) noexcept {
   Heap* heap = tls_heap;
   if (page->owner.load(std::memory_order_relaxed) == reinterpret_cast<uintptr_t>(heap) &&
       small_page_block_start(page, p)) [[likely]]
     return heap_free_local(heap, page, p);
   free_generic(heap, page, p);
+}
+
+[[gnu::always_inline]] inline void heap_free(void* p) noexcept {
+  if (!segmap::contains(p)) [[unlikely]]
+    return free_not_ours(p);
+  heap_free_in_page(page_of(segment_of(p), p), p);
 }
 
 }  // namespace arenalloc

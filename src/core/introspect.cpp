@@ -16,7 +16,7 @@ void add_segment(const Segment* seg, ArenaStats& a, ClassStats* classes) {
     a.bytes_dirty += uint64_t(std::popcount(seg->dirty_mask[w])) << kSliceShift;
   bool in_run = false;
   for (size_t i = kFirstUsableSlice; i < kSlicesPerSegment; ++i) {
-    bool free = (seg->free_mask[i / 64] >> (i % 64)) & 1;
+    bool free = slice_is_free(seg, i);
     if (free && !in_run) a.free_runs++;
     in_run = free;
     if (free) continue;

@@ -52,13 +52,6 @@ void free_huge_blocks(PrivateHeap* h) {
   while (Page* page = h->huge.pop_front()) huge_free(page);
 }
 
-void reset_heap_lists(Heap* heap) {
-  for (auto& d : heap->direct) d = &g_empty_page;
-  for (auto& q : heap->queues) q = PageList{};
-  heap->full = PageList{};
-  heap->delayed_free.store(nullptr, std::memory_order_relaxed);
-}
-
 }  // namespace
 
 PrivateHeap* private_heap_create() noexcept {
@@ -69,7 +62,7 @@ PrivateHeap* private_heap_create() noexcept {
   // Slots are zero (fresh, or purged when freed): locks free, lists empty.
   h->arena.next_maintenance_ms.store(UINT64_MAX, std::memory_order_relaxed);
   Heap* heap = &h->heap;
-  reset_heap_lists(heap);
+  heap_reset_lists(heap);
   heap->arena = &h->arena;
   heap->is_private = 1;
   heap->checked = checking_wanted();
@@ -128,7 +121,7 @@ void private_heap_reset(PrivateHeap* h) noexcept {
   LockGuard guard(h->lock);
   free_huge_blocks(h);
   arena_discard_all(&h->arena, /*keep_segments=*/true);
-  reset_heap_lists(&h->heap);
+  heap_reset_lists(&h->heap);
 }
 
 void private_heap_destroy(PrivateHeap* h) noexcept {

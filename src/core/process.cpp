@@ -126,10 +126,7 @@ Heap* heap_for_thread() noexcept {
   if (!process_init()) return nullptr;
   Heap* h = heap_pool_take();
   if (h == nullptr) return nullptr;
-  for (auto& d : h->direct) d = &g_empty_page;
-  for (auto& q : h->queues) q = PageList{};
-  h->full = PageList{};
-  h->delayed_free.store(nullptr, std::memory_order_relaxed);
+  heap_reset_lists(h);
   // A recycled heap keeps its arena: a new generation of threads reuses the memory (and adopts
   // the abandoned pages) of the one before instead of spreading over fresh arenas.
   if (h->arena == nullptr || arena_index(h->arena) >= arena_count())

@@ -48,10 +48,6 @@ bool any_slice_set(const uint64_t* mask, size_t first, size_t count) {
   return false;
 }
 
-static bool slice_free(const Segment* seg, size_t i) {
-  return (seg->free_mask[i / 64] >> (i % 64)) & 1;
-}
-
 int find_free_run(const Segment* seg, size_t count, size_t align) {
   if (seg->free_slices < count) return -1;
   size_t i = kFirstUsableSlice;
@@ -66,7 +62,7 @@ int find_free_run(const Segment* seg, size_t count, size_t align) {
     if (align > 1) i = align_up(i, align);
     if (i + count > kSlicesPerSegment) break;
     size_t run = 0;
-    while (run < count && slice_free(seg, i + run)) ++run;
+    while (run < count && slice_is_free(seg, i + run)) ++run;
     if (run == count) return static_cast<int>(i);
     i += run + 1;
   }
@@ -87,7 +83,7 @@ int find_dirty_run(const Segment* seg, size_t count, size_t align) {
       bits &= bits - 1;
       if (i % align != 0 || i + count > kSlicesPerSegment) continue;
       size_t run = 1;
-      while (run < count && slice_free(seg, i + run)) ++run;
+      while (run < count && slice_is_free(seg, i + run)) ++run;
       if (run == count) return static_cast<int>(i);
     }
   }

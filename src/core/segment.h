@@ -82,6 +82,9 @@ int find_free_run(const Segment* seg, size_t count, size_t align);
 // no page faults and lets the rest be purged).
 int find_dirty_run(const Segment* seg, size_t count, size_t align);
 void mark_slices(uint64_t* mask, size_t first, size_t count, bool set);
+inline bool slice_is_free(const Segment* seg, size_t i) {
+  return (seg->free_mask[i / 64] >> (i % 64)) & 1;
+}
 bool any_slice_set(const uint64_t* mask, size_t first, size_t count);
 
 // A fresh normal segment for `arena`, mapped and named; all slices but the header free and clean.
