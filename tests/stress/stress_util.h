@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <malloc.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <utility>
 
 extern "C" void free_sized(void* ptr, size_t size);
 extern "C" void free_aligned_sized(void* ptr, size_t alignment, size_t size);
@@ -270,5 +272,50 @@ class Watchdog {
     ::_exit(86);
   }
 };
+
+// The RSS tests' workload: a pointer array outside the heap (touched before the baseline), then
+// about `target` bytes in mixed sizes (a third in 16..512-byte blocks, the rest 1..256 KiB with a
+// few up to 1 MiB), each touched, then all freed in a scrambled order. RSS is sampled at start,
+// peak and right after the frees.
+struct FillAndFree {
+  size_t blocks = 0, total = 0, start = 0, peak = 0, freed = 0;
+  void** ptrs = nullptr;  // stays mapped (and counted in RSS) until the test is done
+  static constexpr size_t kMaxBlocks = size_t(2) << 20;
+  ~FillAndFree() {
+    if (ptrs != nullptr) munmap(ptrs, kMaxBlocks * sizeof(void*));
+  }
+};
+inline bool FillThenFreeMixed(uint64_t seed, size_t target, FillAndFree* out) {
+  constexpr size_t kMaxBlocks = FillAndFree::kMaxBlocks;
+  auto** ptrs = static_cast<void**>(mmap(nullptr, kMaxBlocks * sizeof(void*),
+                                         PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                                         -1, 0));
+  if (ptrs == MAP_FAILED) return false;
+  out->ptrs = ptrs;
+  std::memset(ptrs, 0, kMaxBlocks * sizeof(void*));
+  for (int i = 0; i < 1000; ++i) std::free(std::malloc(size_t(i) * 64 + 1));  // init
+  out->start = RssBytes();
+  Rng r(seed);
+  size_t small_bytes = 0;
+  while (out->total < target && out->blocks < kMaxBlocks) {
+    size_t n = (small_bytes * 3 < out->total) ? RandomSize(r, 16, 512)
+               : r.OneIn(50)                  ? RandomSize(r, 256 << 10, 1 << 20)
+                                              : RandomSize(r, 1024, 256 << 10);
+    if (n <= 512) small_bytes += n;
+    void* p = std::malloc(n);
+    if (p == nullptr) return false;
+    std::memset(p, 0x6B, n);
+    ptrs[out->blocks++] = p;
+    out->total += n;
+  }
+  out->peak = RssBytes();
+  for (size_t i = 0; i < out->blocks; ++i) {
+    size_t j = i + r.Below(out->blocks - i);
+    std::swap(ptrs[i], ptrs[j]);
+    std::free(ptrs[i]);
+  }
+  out->freed = RssBytes();
+  return true;
+}
 
 }  // namespace stress
