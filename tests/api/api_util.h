@@ -1,6 +1,7 @@
 // Shared helpers for the API conformance tests (tests/api/).
 #pragma once
 
+#include "rss.h"
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -77,19 +78,7 @@ inline size_t FirstNonZero(const void* p, size_t n) {
   return n;
 }
 
-// Resident set size in bytes, from /proc/self/statm.
-inline size_t RssBytes() {
-  int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[256];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  unsigned long size = 0, resident = 0;
-  if (std::sscanf(buf, "%lu %lu", &size, &resident) != 2) return 0;
-  return resident * static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-}
+using testcommon::RssBytes;  // tests/common/rss.h
 
 // Sizes 0..limit: every size up to 1024, then a geometric progression with the
 // neighbours (-1, +1) of each power of two and of each step.

@@ -1,6 +1,7 @@
 // Shared helpers for the C and C++ API tests (tests/cxxapi/).
 #pragma once
 
+#include "rss.h"
 #include <arenalloc/arenalloc.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -67,19 +68,7 @@ inline void TouchPages(void* p, std::size_t n, unsigned char v = 0x5A) {
   if (n > 0) b[n - 1] = v;
 }
 
-// Resident set size in bytes, from /proc/self/statm.
-inline std::size_t RssBytes() {
-  int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[256];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  unsigned long size = 0, resident = 0;
-  if (std::sscanf(buf, "%lu %lu", &size, &resident) != 2) return 0;
-  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-}
+using testcommon::RssBytes;  // tests/common/rss.h
 
 // Sizes 0..limit: every size up to 1 KiB, then each power of two with its neighbours and seven
 // steps in between (with an odd offset), up to `limit`.

@@ -2,6 +2,7 @@
 // stamped blocks, a deterministic RNG, RSS, and a watchdog.
 #pragma once
 
+#include "rss.h"
 #include <fcntl.h>
 #include <malloc.h>
 #include <sys/mman.h>
@@ -225,19 +226,7 @@ inline void ReleaseBlock(Rng& r, void* p, const BlockInfo& bi) {
   }
 }
 
-// Resident set size in bytes from /proc/self/statm (no allocation).
-inline size_t RssBytes() {
-  int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[256];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  unsigned long size = 0, resident = 0;
-  if (std::sscanf(buf, "%lu %lu", &size, &resident) != 2) return 0;
-  return resident * size_t(::sysconf(_SC_PAGESIZE));
-}
+using testcommon::RssBytes;  // tests/common/rss.h
 
 inline double MiB(size_t bytes) { return double(bytes) / (1024.0 * 1024.0); }
 
