@@ -78,6 +78,11 @@ void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept
   free_generic(tls_heap, page, p);
 }
 
+void dealloc_sized_unmapped(void* p, size_t size, size_t align) noexcept {
+  if (!segmap::contains(p)) return free_not_ours(p);
+  dealloc_sized_slow(p, page_of(segment_of(p), p), size, align);
+}
+
 size_t good_size(size_t size, size_t align) noexcept {
   if (size > kMaxRequest || align > kMaxAlignment) return 0;
   size_t c = aligned_class(size, align);

@@ -34,10 +34,11 @@ inline void dealloc(void* p) noexcept {
 // been allocated or reallocated with; a mismatch is reported. Sizes between half the block and
 // the block (every request of the class, and realloc's in-place shrinks) pass with two compares.
 [[gnu::noinline]] void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept;
+[[gnu::noinline]] void dealloc_sized_unmapped(void* p, size_t size, size_t align) noexcept;
 inline void dealloc_sized(void* p, size_t size, size_t align) noexcept {
-  if (!segmap::contains(p)) [[unlikely]]
-    return free_not_ours(p);
-  Page* page = page_of(segment_of(p), p);
+  Page* page = page_map::lookup(p);
+  if (page == nullptr) [[unlikely]]
+    return dealloc_sized_unmapped(p, size, align);
   if (size > page->block_size || 2 * size < page->block_size) [[unlikely]]
     return dealloc_sized_slow(p, page, size, align);
   heap_free_in_page(page, p);

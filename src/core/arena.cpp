@@ -4,6 +4,7 @@
 #include <bit>
 
 #include "core/heap.h"
+#include "core/page_map.h"
 #include "diag/options.h"
 #include "diag/stats.h"
 #include "os/os.h"
@@ -449,6 +450,7 @@ bool arena_grow_large(Page* page, size_t slices) {
     if (!slice_is_free(seg, i)) return false;
   take_slices(arena, seg, end, extra);
   for (size_t i = end; i < end + extra; ++i) seg->slice_page[i] = page;
+  page_map::update(seg, end, extra);
   page->slice_count = static_cast<uint16_t>(slices);
   page->block_size = slices << kSliceShift;
   return true;

@@ -318,6 +318,11 @@ void free_not_ours(void* p) noexcept {
   diag::report_invalid_free(p, "not allocated by arenalloc");
 }
 
+void free_unmapped(void* p) noexcept {
+  if (!segmap::contains(p)) return free_not_ours(p);
+  heap_free_in_page(page_of(segment_of(p), p), p);
+}
+
 void heap_collect(Heap* heap) noexcept {
   if (heap == &g_empty_heap) return;
   process_delayed(heap);

@@ -17,6 +17,7 @@
 
 #include "core/arena.h"
 #include "core/page.h"
+#include "core/page_map.h"
 #include "core/segment.h"
 #include "core/size_class.h"
 
@@ -49,6 +50,9 @@ extern __thread Heap* tls_heap __attribute__((tls_model("initial-exec")));
 [[gnu::noinline]] void free_generic(Heap* heap, Page* page, void* p) noexcept;
 [[gnu::noinline]] void page_retire(Heap* heap, Page* page) noexcept;
 [[gnu::noinline]] void free_not_ours(void* p) noexcept;
+// A free of a pointer the page map does not know: nullptr, one of ours that the map does not
+// cover, or not ours at all.
+[[gnu::noinline]] void free_unmapped(void* p) noexcept;
 // A local free that found the block's free mark: a double free, unless the program's data
 // happened to look like the mark.
 [[gnu::noinline]] void free_marked(Heap* heap, Page* page, void* p) noexcept;
@@ -111,19 +115,31 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
   heap_push_local(heap, page, block);
 }
 
+// Whether `heap` owns the page, as the free fast path asks. A plain read rather than an atomic
+// one: it may race with an arena handing an abandoned page to another thread, which changes no
+// answer (neither value is this thread's heap), and the compiler then folds the load into the
+// comparison. Sanitizer builds read it atomically, as everywhere else.
+[[gnu::always_inline]] inline bool owner_is(const Page* page, const Heap* heap) {
+#if defined(__SANITIZE_THREAD__)
+  return page->owner.load(std::memory_order_relaxed) == reinterpret_cast<uintptr_t>(heap);
+#else
+  return *reinterpret_cast<const uintptr_t*>(&page->owner) == reinterpret_cast<uintptr_t>(heap);
+#endif
+}
+
 // Free p, known to be in one of our segments, whose page is `page`.
 [[gnu::always_inline]] inline void heap_free_in_page(Page* page, void* p) noexcept {
   Heap* heap = tls_heap;
-  if (page->owner.load(std::memory_order_relaxed) == reinterpret_cast<uintptr_t>(heap) &&
-      small_page_block_start(page, p)) [[likely]]
+  if (owner_is(page, heap) && small_page_block_start(page, p)) [[likely]]
     return heap_free_local(heap, page, p);
   free_generic(heap, page, p);
 }
 
 [[gnu::always_inline]] inline void heap_free(void* p) noexcept {
-  if (!segmap::contains(p)) [[unlikely]]
-    return free_not_ours(p);
-  heap_free_in_page(page_of(segment_of(p), p), p);
+  Page* page = page_map::lookup(p);
+  if (page == nullptr) [[unlikely]]
+    return free_unmapped(p);
+  heap_free_in_page(page, p);
 }
 
 }  // namespace arenalloc

@@ -17,6 +17,7 @@
 #include "core/arena.h"
 #include "core/checked.h"
 #include "core/heap.h"
+#include "core/page_map.h"
 #include "core/private_heap.h"
 #include "diag/options.h"
 #include "diag/stats.h"
@@ -111,6 +112,7 @@ bool process_init() noexcept {
     return true;
   if (state == 0 && g_state.compare_exchange_strong(state, 1, std::memory_order_acq_rel)) {
     options::init();
+    page_map::init();
     arenas_init(options::arena_count());
     bool ok = pthread_key_create(&g_thread_key, thread_exit) == 0;
     g_seed = os::random_seed();

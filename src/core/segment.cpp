@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/arena.h"
+#include "core/page_map.h"
 #include "diag/options.h"
 #include "diag/stats.h"
 #include "diag/valgrind.h"
@@ -15,9 +16,11 @@ namespace arenalloc {
 namespace segmap {
 alignas(4096) uint8_t table[kEntries];
 void add(const Segment* seg) noexcept {
+  page_map::add(seg);
   __atomic_store_n(&table[reinterpret_cast<uintptr_t>(seg) >> kSegmentShift], 1, __ATOMIC_RELEASE);
 }
 void remove(const Segment* seg) noexcept {
+  page_map::remove(seg);
   __atomic_store_n(&table[reinterpret_cast<uintptr_t>(seg) >> kSegmentShift], 0, __ATOMIC_RELEASE);
 }
 }  // namespace segmap
@@ -162,6 +165,7 @@ Segment* segment_map_new(Arena* arena) {
 Page* segment_make_page(Segment* seg, size_t first, size_t count) {
   Page* page = &seg->pages[first];
   for (size_t i = first; i < first + count; ++i) seg->slice_page[i] = page;
+  page_map::update(seg, first, count);
   page->first_slice = static_cast<uint16_t>(first);
   page->slice_count = static_cast<uint16_t>(count);
   page->start = reinterpret_cast<uint8_t*>(seg) + (first << kSliceShift);

@@ -80,6 +80,16 @@ void* reserve_aligned(size_t size, size_t align, void* hint) noexcept {
   return aligned;
 }
 
+void* reserve_readonly(size_t size) noexcept {
+  count(n_mmap);
+  void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+bool make_writable(void* addr, size_t size) noexcept {
+  return mprotect(addr, size, PROT_READ | PROT_WRITE) == 0;
+}
+
 void* brk_reserve_aligned(size_t size, size_t align) noexcept {
   count(n_brk);
   auto current = reinterpret_cast<uintptr_t>(sbrk(0));

@@ -14,6 +14,11 @@ namespace arenalloc::os {
 // readable and writable, counted as RSS only once touched (MAP_NORESERVE). nullptr on failure.
 // A non-null `hint` asks for that address first.
 void* reserve_aligned(size_t size, size_t align, void* hint = nullptr) noexcept;
+// Reserve `size` bytes that read as zero and cannot be written (no RSS, no commit charge) until
+// parts are made writable.
+void* reserve_readonly(size_t size) noexcept;
+// Make a range of such a reservation writable; false if the kernel refuses (commit limit).
+bool make_writable(void* addr, size_t size) noexcept;
 // The same from the program break (brk), as ptmalloc's main arena; nullptr if brk cannot grow.
 // Such memory is never released, only purged.
 void* brk_reserve_aligned(size_t size, size_t align) noexcept;

@@ -110,8 +110,8 @@ constexpr int kTimeoutSeconds = 180;
 // captured, optionally with LD_PRELOAD=libarenalloc.so. The child gets its own
 // process group, killed as a whole on timeout.
 RunResult RunProgram(const std::vector<std::string>& argv, bool preload, const fs::path& cwd,
-              const std::vector<std::string>& extra_env = {}, const std::string& stdin_path = "",
-              int timeout_s = kTimeoutSeconds) {
+                     const std::vector<std::string>& extra_env = {},
+                     const std::string& stdin_path = "", int timeout_s = kTimeoutSeconds) {
   RunResult res;
   static int counter = 0;
   fs::path out_path = cwd / (".out" + std::to_string(++counter));
@@ -208,8 +208,8 @@ void RunBoth(const std::string& what, const std::vector<std::string>& argv, cons
   if (with_out != nullptr) *with_out = pre;
 }
 
-#define REQUIRE_TOOL(var, name)                                    \
-  std::string var = FindTool(name);                                \
+#define REQUIRE_TOOL(var, name)     \
+  std::string var = FindTool(name); \
   if (var.empty()) GTEST_SKIP() << name " not found in PATH; test not run"
 
 TEST(Preload, LibraryIsMappedInPreloadedProcess) {
@@ -220,8 +220,8 @@ TEST(Preload, LibraryIsMappedInPreloadedProcess) {
   RunResult pre = RunProgram(argv, true, tmp.path());
   ExpectPreloadHonoured(pre);
   ASSERT_TRUE(pre.Ok()) << pre.Describe();
-  EXPECT_GE(std::atoi(pre.out.c_str()), 1) << "libarenalloc.so not mapped under LD_PRELOAD: "
-                                           << pre.out;
+  EXPECT_GE(std::atoi(pre.out.c_str()), 1)
+      << "libarenalloc.so not mapped under LD_PRELOAD: " << pre.out;
   RunResult base = RunProgram(argv, false, tmp.path());
   ASSERT_TRUE(base.Ok()) << base.Describe();
   EXPECT_EQ(std::atoi(base.out.c_str()), 0) << base.out;
@@ -435,8 +435,8 @@ TEST(Preload, GxxCompilesAndProgramRuns) {
   fs::path d0 = tmp.path() / "glibc", d1 = tmp.path() / "arenalloc";
   fs::create_directories(d0);
   fs::create_directories(d1);
-  std::vector<std::string> compile = {gxx, "-std=c++20", "-O2", "-frandom-seed=arenalloc",
-                                      "-c", src.string(), "-o", "prog.o"};
+  std::vector<std::string> compile = {gxx,  "-std=c++20", "-O2", "-frandom-seed=arenalloc",
+                                      "-c", src.string(), "-o",  "prog.o"};
   RunResult c0 = RunProgram(compile, false, d0);
   ASSERT_TRUE(c0.Ok()) << "g++ without arenalloc: " << c0.Describe();
   RunResult c1 = RunProgram(compile, true, d1);
@@ -535,12 +535,13 @@ TEST(Preload, AwkWorkload) {
     data += line;
   }
   WriteFile(tmp.path() / "data.txt", data);
-  RunBoth("awk associative arrays",
-          {awk,
-           "{ c[$1]++; s[$2] = s[$2] $3 \",\" } END { n = 0; t = 0; for (k in c) { n++; t += c[k] } "
-           "m = 0; for (k in s) m += length(s[k]); print n, t, m }",
-           (tmp.path() / "data.txt").string()},
-          tmp.path());
+  RunBoth(
+      "awk associative arrays",
+      {awk,
+       "{ c[$1]++; s[$2] = s[$2] $3 \",\" } END { n = 0; t = 0; for (k in c) { n++; t += c[k] } "
+       "m = 0; for (k in s) m += length(s[k]); print n, t, m }",
+       (tmp.path() / "data.txt").string()},
+      tmp.path());
 }
 
 const char kGitScript[] = R"SH(
@@ -576,3 +577,55 @@ TEST(Preload, GitCommits) {
 }
 
 }  // namespace
+
+// The page map (src/core/page_map.h) is a 16 GiB read-only reservation (split where segments
+// made parts writable); under a tight address
+// space limit it cannot be made, and every free must then find its page through the segment map.
+// Runs a threaded Python workload (objects made in one thread, dropped in another) both ways and
+// checks that the map was really there, or really absent.
+constexpr const char* kPageMapWorkload = R"PY(
+import hashlib, queue, threading
+q = queue.Queue(maxsize=64)
+def make(seed):
+    for i in range(3000):
+        q.put({('k%d' % j): [seed, i, j] * 8 for j in range(20)})
+    q.put(None)
+def drop(out):
+    h, done = hashlib.sha256(), 0
+    while done < 2:
+        d = q.get()
+        if d is None:
+            done += 1
+            continue
+        h.update(repr(sorted(d.items())[:3]).encode())
+    out.append(h.hexdigest())
+out = []
+ts = [threading.Thread(target=make, args=(s,)) for s in range(2)] + [threading.Thread(target=drop, args=(out,))]
+for t in ts: t.start()
+for t in ts: t.join()
+print(len(out), len(out[0]))
+big = 0
+for line in open('/proc/self/maps'):
+    lo, hi = (int(x, 16) for x in line.split()[0].split('-'))
+    if hi - lo >= 8 << 30 and line.split()[1].startswith('r--'):
+        big += 1
+print('page map' if big else 'no page map')
+)PY";
+
+TEST(Preload, FreesWorkWithAndWithoutThePageMap) {
+  REQUIRE_TOOL(python, "python3");
+  REQUIRE_TOOL(bash, "bash");
+  TempDir tmp;
+  WriteFile(tmp.path() / "work.py", kPageMapWorkload);
+  const std::string script = (tmp.path() / "work.py").string();
+  const std::vector<std::string> env = {"PYTHONMALLOC=malloc"};
+  RunResult plain = RunProgram({python, script}, true, tmp.path(), env);
+  ASSERT_TRUE(plain.Ok()) << plain.Describe();
+  EXPECT_EQ(plain.out, "1 64\npage map\n");
+  // 4 GiB of address space: enough for Python and arenalloc's segments, not for the map.
+  RunResult limited =
+      RunProgram({bash, "-c", "ulimit -v 4194304 && exec \"$0\" \"$1\"", python, script}, true,
+                 tmp.path(), env);
+  ASSERT_TRUE(limited.Ok()) << limited.Describe();
+  EXPECT_EQ(limited.out, "1 64\nno page map\n");
+}

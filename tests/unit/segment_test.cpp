@@ -1,5 +1,7 @@
 #include "core/segment.h"
 
+#include "core/page_map.h"
+
 #include <gtest/gtest.h>
 
 #include <sys/mman.h>
@@ -91,6 +93,34 @@ TEST(Huge, BlockIsAlignedUsableAndUnmappedOnFree) {
     EXPECT_FALSE(segmap::contains(seg));
   }
   EXPECT_EQ(huge_alloc(1 << 20, kMaxAlignment * 2), nullptr);
+}
+
+TEST(PageMap, MirrorsSlicePagesAndMissesEverythingElse) {
+  page_map::init();  // done by process start-up; here the layers are driven directly
+  ASSERT_EQ(page_map::g_map.limit, page_map::kEntries);
+  Segment* seg = segment_map_new(nullptr);
+  ASSERT_NE(seg, nullptr);
+  auto* base = reinterpret_cast<uint8_t*>(seg);
+  EXPECT_EQ(page_map::lookup(base + 7 * kSliceSize), &seg->pages[0]);  // a free slice
+  Page* page = segment_make_page(seg, 7, 2);
+  EXPECT_EQ(page_map::lookup(base + 7 * kSliceSize), page);
+  EXPECT_EQ(page_map::lookup(base + 9 * kSliceSize - 1), page);
+  EXPECT_EQ(page_map::lookup(base + 9 * kSliceSize), &seg->pages[0]);
+  // Wild pointers: no entry, so the caller asks the segment map (and rejects them).
+  int local = 0;
+  static int global_var = 0;
+  EXPECT_EQ(page_map::lookup(&local), nullptr);
+  EXPECT_EQ(page_map::lookup(&global_var), nullptr);
+  EXPECT_EQ(page_map::lookup(nullptr), nullptr);
+  EXPECT_EQ(page_map::lookup(reinterpret_cast<void*>(~uintptr_t{0} - 100)), nullptr);
+  EXPECT_EQ(page_map::lookup(reinterpret_cast<void*>(uintptr_t{1} << 47)), nullptr);
+  // A huge block is known while it is mapped, and forgotten when it is unmapped.
+  Page* huge = huge_alloc(40u << 20, 16);
+  ASSERT_NE(huge, nullptr);
+  EXPECT_EQ(page_map::lookup(huge->start), huge);
+  uint8_t* start = huge->start;
+  huge_free(huge);
+  EXPECT_EQ(page_map::lookup(start), nullptr);
 }
 
 TEST(Huge, ResizeInPlaceWithinTheMapping) {

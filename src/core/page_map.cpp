@@ -1,0 +1,60 @@
+#include "core/page_map.h"
+
+#include "core/segment.h"
+#include "os/os.h"
+
+namespace arenalloc::page_map {
+
+Map g_map = {nullptr, 0};
+
+namespace {
+
+Page** entries_of(const Segment* seg) {
+  return g_map.entries + (reinterpret_cast<uintptr_t>(seg) >> kSliceShift);
+}
+
+bool covers(const Segment* seg) {
+  return g_map.limit != 0 && (reinterpret_cast<uintptr_t>(seg) >> kSliceShift) < g_map.limit;
+}
+
+void copy(const Segment* seg, size_t first, size_t count) {
+  Page** entries = entries_of(seg);
+  for (size_t i = first; i < first + count; ++i)
+    __atomic_store_n(&entries[i], seg->slice_page[i], __ATOMIC_RELAXED);
+}
+
+}  // namespace
+
+void init() noexcept {
+  if (g_map.limit != 0) return;
+  void* p = os::reserve_readonly(kEntries * sizeof(Page*));
+  if (p == nullptr) return;
+  os::name_mapping(p, kEntries * sizeof(Page*), "arenalloc-page-map");
+  g_map.entries = static_cast<Page**>(p);
+  __atomic_store_n(&g_map.limit, kEntries, __ATOMIC_RELEASE);
+}
+
+void add(const Segment* seg) noexcept {
+  if (!covers(seg)) return;
+  // If the entries cannot be made writable they stay zero, and lookups in this segment take the
+  // slow path.
+  static_assert(kSlicesPerSegment * sizeof(Page*) % 4096 == 0);
+  if (!os::make_writable(entries_of(seg), kSlicesPerSegment * sizeof(Page*))) return;
+  copy(seg, 0, kSlicesPerSegment);
+}
+
+void update(const Segment* seg, size_t first, size_t count) noexcept {
+  // Entry 0 (the header slice) is set exactly when add succeeded.
+  if (covers(seg) && __atomic_load_n(entries_of(seg), __ATOMIC_RELAXED) != nullptr)
+    copy(seg, first, count);
+}
+
+void remove(const Segment* seg) noexcept {
+  if (!covers(seg)) return;
+  Page** entries = entries_of(seg);
+  if (__atomic_load_n(&entries[0], __ATOMIC_RELAXED) == nullptr) return;  // never written
+  for (size_t i = 0; i < kSlicesPerSegment; ++i)
+    __atomic_store_n(&entries[i], nullptr, __ATOMIC_RELAXED);
+}
+
+}  // namespace arenalloc::page_map

@@ -1,0 +1,56 @@
+// The page map: from any address to the descriptor of the page covering it, in one load.
+//
+// A flat array of Page* indexed by address >> kSliceShift, covering the low 2^47 bytes of
+// address space (where Linux places every mapping not asked for higher): 2^31 entries, 16 GiB of
+// address space reserved read-only at start-up. Untouched entries read as zero through the
+// kernel's shared zero page, so they cost no RSS and no commit charge, and any pointer, however
+// wild, can be looked up without a fault. Registering a segment makes the one OS page of entries
+// that covers it writable (512 slices x 8 bytes = 4 KiB) and copies the segment's slice table
+// there; unregistering zeroes them.
+//
+// The map is a cache for the free fast paths: the segment map and each segment's slice table
+// (segment.h) stay authoritative. A null entry means "not known here" and sends the caller to the
+// slow path, which asks the segment map. So arenalloc works unchanged, only slower, where the
+// map cannot be reserved (a tight `ulimit -v`): `limit` then stays 0 and every lookup misses.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/config.h"
+
+namespace arenalloc {
+
+struct Page;
+struct Segment;
+
+namespace page_map {
+
+inline constexpr size_t kCoveredBits = 47;
+inline constexpr size_t kEntries = size_t{1} << (kCoveredBits - kSliceShift);
+
+// Both in one cache line, read together by every lookup.
+struct Map {
+  Page** entries;
+  size_t limit;  // kEntries once reserved; 0 before, or if the reservation failed
+};
+extern Map g_map;
+
+[[gnu::always_inline]] inline Page* lookup(const void* p) {
+  size_t index = reinterpret_cast<uintptr_t>(p) >> kSliceShift;
+  if (index >= g_map.limit) [[unlikely]]
+    return nullptr;
+  return __atomic_load_n(&g_map.entries[index], __ATOMIC_RELAXED);
+}
+
+// Reserve the map (process start-up, before the first segment).
+void init() noexcept;
+// A segment was mapped: make its entries writable and copy its slice table.
+void add(const Segment* seg) noexcept;
+// Copy slices [first, first+count) of a registered segment's slice table into the map.
+void update(const Segment* seg, size_t first, size_t count) noexcept;
+// Forget a segment that is being unmapped.
+void remove(const Segment* seg) noexcept;
+
+}  // namespace page_map
+}  // namespace arenalloc
