@@ -2,6 +2,7 @@
 
 #include <errno.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "core/alloc.h"
@@ -55,11 +56,19 @@ void* checked_pop(Heap* heap, size_t c, bool debug) {
   }
   page->free = next;
   ++page->used;
-  if (debug && block->free_mark == free_mark(page, block)) {
+  if (debug) {
+    // Every block on a free list of a checked page looks freed: the free mark, then the fill
+    // (checked_free and the free that follows it, or checked_carve for blocks never handed out).
+    // A byte that differs was written after free, the mark's bytes included.
     auto* bytes = reinterpret_cast<uint8_t*>(block);
-    size_t n = page->block_size - sizeof(Block);
-    size_t at = first_not(bytes + sizeof(Block), n, kFreedFill);
-    if (at != n) diag::report_write_after_free(block, page->block_size, sizeof(Block) + at);
+    uintptr_t mark = free_mark(page, block);
+    uint8_t want[sizeof mark];
+    std::memcpy(want, &mark, sizeof mark);
+    size_t at = offsetof(Block, free_mark);
+    while (at < sizeof(Block) && bytes[at] == want[at - offsetof(Block, free_mark)]) ++at;
+    if (at == sizeof(Block))
+      at += first_not(bytes + sizeof(Block), page->block_size - sizeof(Block), kFreedFill);
+    if (at != page->block_size) diag::report_write_after_free(block, page->block_size, at);
   }
   block->free_mark = 0;
   return block;
@@ -139,6 +148,16 @@ bool checked_free(Page* page, void* p) noexcept {
       b != 0 && page->kind != PageKind::kHuge && page->block_size > sizeof(Block))
     std::memset(bytes + sizeof(Block), int(b), page->block_size - sizeof(Block));
   return true;
+}
+
+void checked_carve(Page* page, uint8_t* first, size_t count) noexcept {
+  if (!debug_mode()) return;
+  const size_t bs = page->block_size;
+  std::memset(first, kFreedFill, count * bs);  // page_extend writes the links after this
+  for (size_t i = 0; i < count; ++i) {
+    auto* block = reinterpret_cast<Block*>(first + i * bs);
+    block->free_mark = free_mark(page, block);
+  }
 }
 
 size_t debug_requested_size(const Page* page, const void* p) noexcept {

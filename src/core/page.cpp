@@ -1,8 +1,10 @@
 // Page-level free-list operations (see page.h for the three lists and the delayed-free states).
 #include "core/page.h"
 
+#include "core/checked.h"
 #include "core/size_class.h"
 #include "diag/options.h"
+#include "diag/report.h"
 #include "os/os.h"
 
 namespace arenalloc {
@@ -42,6 +44,10 @@ void page_extend(Page* page) {
   if (extend > left) extend = left;
   if (extend == 0) return;
   uint8_t* first = page->start + page->capacity * bs;
+  // A checked heap's page (its owner is set before any extension): debug mode makes the new
+  // blocks look freed (checked.h). Unchecked heaps pay one test per extension.
+  if (page->owner.load(std::memory_order_relaxed) & kOwnerChecked) [[unlikely]]
+    checked_carve(page, first, extend);
   if (options::get(options::Id::kSecure) != 0 && extend > 1) {
     // Secure mode: hand the new blocks out in a random order, so the address of the next block
     // cannot be predicted from the last one.

@@ -589,6 +589,207 @@ static int write_after_free(void) {
   return 0;
 }
 
+/* A write after free into bytes 8-15 of a freed block (its free mark): `at` is the first byte the
+ * write changes (the old bytes are read first, to know which). */
+static void overwrite_mark(unsigned char* p) {
+  uint64_t old, now = 7;
+  memcpy(&old, (const unsigned char*)hide(p) + 8, sizeof old);
+  unsigned at = 8;
+  while (at < 16 && ((old >> (8 * (at - 8))) & 0xff) == ((now >> (8 * (at - 8))) & 0xff)) ++at;
+  kv_u("at", at);
+  ((volatile uint64_t*)p)[1] = now;
+}
+
+static int write_after_free_mark(void) {
+  unsigned char* p = malloc(48);
+  kv_p("ptr", p);
+  kv_tid("tid");
+  free(p);
+  overwrite_mark(p);
+  for (int i = 0; i < 5000; ++i) malloc(48);
+  emit("continued=1\n");
+  return 0;
+}
+
+static void* free_quietly(void* p) {
+  free(p);
+  return NULL;
+}
+
+/* The same into a block that another thread freed (it comes back through the page's remote
+ * list), one byte only: byte 13 is flipped. */
+static int write_after_free_mark_remote(void) {
+  unsigned char* p = malloc(48);
+  kv_p("ptr", p);
+  kv_tid("tid");
+  run_thread(free_quietly, p);
+  kv_u("at", 13);
+  ((volatile unsigned char*)hide(p))[13] ^= 0x5a;
+  for (int i = 0; i < 5000; ++i) malloc(48);
+  emit("continued=1\n");
+  return 0;
+}
+
+/* ---- debug mode: no false reports ---- */
+
+/* Two threads allocate blocks of a few classes over many pages, fill them with the program's
+ * data (0xDF patterns, words that look like addresses), and free them, half each, so that half
+ * of the frees are cross-thread; whole pages empty and go back to the arena. Each round uses
+ * other classes, so the next round's pages are carved (with new keys) out of the stale memory
+ * of the last: old fills, old free marks. A last batch is left by a thread that exits (its pages
+ * are abandoned) and freed by the main thread, which then adopts those pages; a private heap is
+ * filled, reset and filled again. Nothing may be reported. `reused` counts blocks placed in a
+ * 64 KiB slice that the round before used (for other classes): the memory really was reused;
+ * `adopted` the last allocations placed where the exited thread's blocks were. */
+enum { kChurnThreads = 2, kChurnRounds = 8, kChurnBlocks = 5000 };
+static const size_t kChurnSizes[] = {8,   24,  40,  56,   72,   100,  136,  200,
+                                     328, 500, 760, 1000, 1500, 2000, 3000, 4000};
+enum { kChurnSizeCount = sizeof kChurnSizes / sizeof kChurnSizes[0] };
+
+struct churn {
+  pthread_barrier_t barrier;
+  void** blocks[kChurnThreads]; /* kChurnBlocks each */
+  int round;
+};
+
+static size_t churn_size(int round, int t, int i) {
+  /* Three sizes per round and thread, none of them used in the round before. */
+  return kChurnSizes[(size_t)(round * 6 + t * 3 + i % 3) % kChurnSizeCount];
+}
+
+static void churn_fill(unsigned char* p, size_t n, int i) {
+  if (i % 2 == 0) {
+    memset(p, 0xdf, n);
+  } else {
+    for (size_t k = 0; k < n; ++k) p[k] = (unsigned char)(k * 131 + (size_t)i);
+  }
+  if (n >= 16) { /* words that look like a free-list link and a free mark */
+    uintptr_t w[2] = {(uintptr_t)p, (uintptr_t)p ^ 0xdfdfdfdfdfdfdfdfull};
+    memcpy(p, w, sizeof w);
+  }
+}
+
+static void churn_alloc(struct churn* c, int t) {
+  for (int i = 0; i < kChurnBlocks; ++i) {
+    size_t n = churn_size(c->round, t, i);
+    unsigned char* p = malloc(n);
+    if (p == NULL) exit(6);
+    churn_fill(p, n, i);
+    c->blocks[t][i] = p;
+  }
+}
+
+/* Thread t frees its own even blocks and the other thread's odd ones. */
+static void churn_free(struct churn* c, int t) {
+  for (int u = 0; u < kChurnThreads; ++u)
+    for (int i = u == t ? 0 : 1; i < kChurnBlocks; i += 2) {
+      free(c->blocks[u][i]);
+      c->blocks[u][i] = NULL;
+    }
+}
+
+static void* churn_thread(void* arg) {
+  struct churn* c = arg;
+  for (int r = 0; r < kChurnRounds; ++r) {
+    pthread_barrier_wait(&c->barrier); /* round set */
+    churn_alloc(c, 1);
+    pthread_barrier_wait(&c->barrier); /* all allocated */
+    churn_free(c, 1);
+    pthread_barrier_wait(&c->barrier); /* all freed */
+  }
+  /* A last batch, left behind: this thread's heap is abandoned with these pages in use. */
+  c->round = kChurnRounds;
+  churn_alloc(c, 1);
+  return NULL;
+}
+
+/* The 64 KiB slices of the blocks of threads [first, first + count), sorted; returns how many. */
+static size_t churn_slices(struct churn* c, int first, int count, uintptr_t* out) {
+  size_t n = 0;
+  for (int t = first; t < first + count; ++t)
+    for (int i = 0; i < kChurnBlocks; ++i) out[n++] = (uintptr_t)c->blocks[t][i] >> 16;
+  qsort(out, n, sizeof *out, cmp_ptr);
+  return n;
+}
+
+static int churn_seen(const uintptr_t* sorted, size_t n, uintptr_t slice) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (sorted[mid] < slice)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < n && sorted[lo] == slice;
+}
+
+static int debug_churn(void) {
+  const size_t total = (size_t)kChurnThreads * kChurnBlocks;
+  void** arrays = mmap(NULL, 3 * total * sizeof(void*), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (arrays == MAP_FAILED) return 7;
+  static struct churn c;
+  c.blocks[0] = arrays;
+  c.blocks[1] = arrays + kChurnBlocks;
+  uintptr_t* before = (uintptr_t*)(arrays + total);
+  uintptr_t* now = (uintptr_t*)(arrays + 2 * total);
+  pthread_barrier_init(&c.barrier, NULL, kChurnThreads);
+  pthread_t t;
+  if (pthread_create(&t, NULL, churn_thread, &c) != 0) return 5;
+  unsigned long long reused = 0;
+  for (int r = 0; r < kChurnRounds; ++r) {
+    c.round = r;
+    pthread_barrier_wait(&c.barrier);
+    churn_alloc(&c, 0);
+    pthread_barrier_wait(&c.barrier);
+    churn_slices(&c, 0, kChurnThreads, now);
+    if (r > 0)
+      for (size_t i = 0; i < total; ++i) reused += churn_seen(before, total, now[i]);
+    memcpy(before, now, total * sizeof *now);
+    churn_free(&c, 0);
+    pthread_barrier_wait(&c.barrier);
+    if (r == kChurnRounds / 2) malloc_trim(0); /* emptied pages with remote frees go back too */
+  }
+  pthread_join(t, NULL);
+  /* The exited thread's blocks: freed here (remote frees into abandoned pages), then the same
+   * classes again (adopting those pages). */
+  size_t left = churn_slices(&c, 1, 1, before);
+  for (int i = 0; i < kChurnBlocks; ++i) free(c.blocks[1][i]);
+  unsigned long long adopted = 0;
+  for (int i = 0; i < kChurnBlocks; ++i) {
+    size_t n = churn_size(kChurnRounds, 1, i);
+    c.blocks[1][i] = malloc(n);
+    if (c.blocks[1][i] == NULL) return 6;
+    churn_fill(c.blocks[1][i], n, i);
+    adopted += churn_seen(before, left, (uintptr_t)c.blocks[1][i] >> 16);
+  }
+  for (int i = 0; i < kChurnBlocks; ++i) free(c.blocks[1][i]);
+  /* A private heap: pages handed back whole by reset, then carved again. */
+  void* h = HEAP_CREATE();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < kChurnBlocks; ++i) {
+      size_t n = churn_size(pass, 0, i);
+      c.blocks[0][i] = HEAP_MALLOC(h, n);
+      if (c.blocks[0][i] == NULL) return 6;
+      churn_fill(c.blocks[0][i], n, i);
+    }
+    for (int i = 0; i < kChurnBlocks; i += 2) HEAP_FREE(h, c.blocks[0][i]);
+    for (int i = 0; i < kChurnBlocks / 2; ++i) {
+      void* p = HEAP_MALLOC(h, churn_size(pass, 0, i));
+      if (p == NULL) return 6;
+    }
+    HEAP_RESET(h);
+  }
+  HEAP_DESTROY(h);
+  pthread_barrier_destroy(&c.barrier);
+  munmap(arrays, 3 * total * sizeof(void*));
+  emit("continued=1\n");
+  kv_u("reused", reused);
+  kv_u("adopted", adopted);
+  return 0;
+}
+
 /* What blocks contain: reports the bytes of new, zeroed and freed blocks. */
 static int fill(void) {
   unsigned char* a = malloc(64);
@@ -835,6 +1036,9 @@ static const struct scenario kScenarios[] = {
     {"overflow_huge_guard", overflow_huge_guard},
     {"overflow_huge", overflow_huge},
     {"write_after_free", write_after_free},
+    {"write_after_free_mark", write_after_free_mark},
+    {"write_after_free_mark_remote", write_after_free_mark_remote},
+    {"debug_churn", debug_churn},
     {"fill", fill},
     {"secure_info", secure_info},
     {"secure_underflow", secure_underflow},
