@@ -27,7 +27,7 @@ Page* owned_page(const void* p, const char* op) {
   }
   Page* page = page_of(segment_of(p), p);
   if (page->kind == PageKind::kFree || !page_is_block_start(page, p) ||
-      (page->kind == PageKind::kSmall &&
+      (kFastPathChecks && page->kind == PageKind::kSmall &&
        static_cast<const Block*>(p)->free_mark == free_mark(page, p))) {
     diag::report_invalid_free(p, op);
     return nullptr;

@@ -290,8 +290,10 @@ void release_slices(Arena* arena, Segment* seg, size_t first, size_t count) {
 }  // namespace
 
 void arenas_maintain_due() noexcept {
+  uint64_t due = g_maintenance_due.load(std::memory_order_relaxed);
+  if (due == UINT64_MAX) return;  // nothing scheduled: no need to read the clock
   uint64_t now = os::now_ms();
-  if (now < g_maintenance_due.load(std::memory_order_relaxed)) return;
+  if (now < due) return;
   g_maintenance_due.store(UINT64_MAX, std::memory_order_relaxed);
   for (size_t i = 0, n = arenas_in_use(); i < n; ++i) {
     Arena& arena = g_arenas[i];
@@ -310,8 +312,10 @@ Arena* arena_at(size_t index) {
 }
 
 void arena_try_maintain_due(Arena* arena) noexcept {
+  uint64_t due = arena->next_maintenance_ms.load(std::memory_order_relaxed);
+  if (due == UINT64_MAX) return;
   uint64_t now = os::now_ms();
-  if (now < arena->next_maintenance_ms.load(std::memory_order_relaxed)) return;
+  if (now < due) return;
   if (!arena->lock.try_lock()) return;
   maintain_locked(arena, now, false, options::get(options::Id::kTopPad));
   arena->lock.unlock();

@@ -122,12 +122,23 @@ void free_owned(Heap* heap, Page* page, Block* block) {
   heap_free_local(heap, page, block);
 }
 
+// Whether p starts a block of a small page (a link on the delayed list, which are not encoded).
+bool is_small_block(const void* p) {
+  if (!segmap::contains(p)) return false;
+  const Page* page = page_of(segment_of(p), p);
+  return page->kind == PageKind::kSmall && small_page_block_start(page, p);
+}
+
 void process_delayed(Heap* heap) {
   if (heap->delayed_free.load(std::memory_order_relaxed) == nullptr) return;
   Block* block = heap->delayed_free.exchange(nullptr, std::memory_order_acquire);
   while (block != nullptr) {
     Block* next = reinterpret_cast<Block*>(block->next_encoded);
     Page* page = page_of(segment_of(block), block);
+    if (next != nullptr && !is_small_block(next)) [[unlikely]] {
+      diag::report_bad_link(next, page->block_size);  // written after free: drop the rest
+      next = nullptr;
+    }
     if (page->owner.load(std::memory_order_relaxed) & kOwnerFull) page_unfull(heap, page);
     heap_push_local(heap, page, block);  // checked by the remote free that delayed it
     block = next;
@@ -137,7 +148,7 @@ void process_delayed(Heap* heap) {
 void free_remote(Page* page, Block* block) {
   // Another thread may free the same block concurrently only in a buggy program; the mark still
   // catches the common sequential double free across threads.
-  if (block->free_mark == free_mark(page, block)) [[unlikely]]
+  if (kFastPathChecks && block->free_mark == free_mark(page, block)) [[unlikely]]
     return diag::report_double_free(block, page->block_size);
   block->free_mark = free_mark(page, block);
   uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
@@ -234,6 +245,8 @@ void* heap_malloc_class(Heap* heap, size_t c) noexcept {
     }
   }
   Page* page = heap->queues[c].first;
+  if (page != nullptr && page->free != nullptr && !in_page_segment(page, page->free)) [[unlikely]]
+    free_list_corrupted(page);
   if (page == nullptr || page->free == nullptr) {
     page = heap_find_page(heap, c);
     if (page == nullptr) [[unlikely]] {
@@ -259,6 +272,11 @@ void* malloc_generic(Heap* heap, size_t n) noexcept {
   if (n <= kMaxClassSize && (n <= kDirectMax || n < options::mmap_threshold()))
     return heap_malloc_class(heap, class_of(n));
   return large_alloc(heap, n, 0, nullptr);
+}
+
+void free_list_corrupted(Page* page) noexcept {
+  diag::report_bad_link(page->free, page->block_size);
+  page->free = nullptr;
 }
 
 void page_retire(Heap* heap, Page* page) noexcept {

@@ -57,6 +57,8 @@ extern __thread Heap* tls_heap __attribute__((tls_model("initial-exec")));
 // happened to look like the mark.
 [[gnu::noinline]] void free_marked(Heap* heap, Page* page, void* p) noexcept;
 
+// The page's free list leads out of the page: report it and drop the list (its blocks leak).
+[[gnu::noinline]] void free_list_corrupted(Page* page) noexcept;
 // A page with a free block for class c: from the queue, an abandoned page, or the arena.
 Page* heap_find_page(Heap* heap, size_t size_class) noexcept;
 // Blocks above kMaxClassSize: a span of slices, or a huge mapping above the mmap threshold.
@@ -85,15 +87,24 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
 [[gnu::always_inline]] inline void* heap_pop(Page* page) {
   Block* block = page->free;
   page->free = decode(page, block->next_encoded);
-  block->free_mark = 0;
+  if constexpr (kFastPathChecks) block->free_mark = 0;
   ++page->used;
   return block;
+}
+
+// Whether a block on the page's free list lies in the page's segment (page descriptors live in
+// their segment's header). A use-after-free write over a freed block's link decodes to a wild
+// address, which this stops before malloc follows it; and null (an empty list) fails it too, so
+// the malloc fast path makes one test for both (the slow path tells them apart).
+[[gnu::always_inline]] inline bool in_page_segment(const Page* page, const Block* block) {
+  return ((reinterpret_cast<uintptr_t>(block) ^ reinterpret_cast<uintptr_t>(page)) >>
+          kSegmentShift) == 0;
 }
 
 [[gnu::always_inline]] inline void* heap_malloc(Heap* heap, size_t n) noexcept {
   if (n <= kDirectMax) [[likely]] {
     Page* page = heap->direct[direct_index(n)];
-    if (page->free != nullptr) [[likely]]
+    if (kFastPathChecks ? in_page_segment(page, page->free) : page->free != nullptr) [[likely]]
       return heap_pop(page);
   }
   return malloc_generic(heap, n);
@@ -101,7 +112,7 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
 
 // Push on local_free without the double-free check (the caller did it).
 [[gnu::always_inline]] inline void heap_push_local(Heap* heap, Page* page, Block* block) noexcept {
-  block->free_mark = free_mark(page, block);
+  if constexpr (kFastPathChecks) block->free_mark = free_mark(page, block);
   block->next_encoded = encode(page, page->local_free);
   page->local_free = block;
   if (--page->used == 0) [[unlikely]]
@@ -110,7 +121,7 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
 
 [[gnu::always_inline]] inline void heap_free_local(Heap* heap, Page* page, void* p) noexcept {
   Block* block = static_cast<Block*>(p);
-  if (block->free_mark == free_mark(page, block)) [[unlikely]]
+  if (kFastPathChecks && block->free_mark == free_mark(page, block)) [[unlikely]]
     return free_marked(heap, page, p);
   heap_push_local(heap, page, block);
 }
@@ -130,7 +141,7 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
 // Free p, known to be in one of our segments, whose page is `page`.
 [[gnu::always_inline]] inline void heap_free_in_page(Page* page, void* p) noexcept {
   Heap* heap = tls_heap;
-  if (owner_is(page, heap) && small_page_block_start(page, p)) [[likely]]
+  if (owner_is(page, heap) && (!kFastPathChecks || small_page_block_start(page, p))) [[likely]]
     return heap_free_local(heap, page, p);
   free_generic(heap, page, p);
 }

@@ -95,7 +95,14 @@ void page_collect_thread_free(Page* page) {
   // Count the list (the owner needs `used` exact) and find its tail to splice onto local_free.
   uint32_t count = 1;
   Block* tail = head;
-  for (Block* next; (next = decode(page, tail->next_encoded)) != nullptr; tail = next) ++count;
+  for (Block* next; (next = decode(page, tail->next_encoded)) != nullptr; tail = next) {
+    if (!small_page_block_start(page, next)) [[unlikely]] {
+      // A freed block was written after free: keep what came before, leak the rest.
+      diag::report_bad_link(next, page->block_size);
+      break;
+    }
+    ++count;
+  }
   tail->next_encoded = encode(page, page->local_free);
   page->local_free = head;
   page->used -= count;

@@ -31,6 +31,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/config.h"
+
 namespace arenalloc {
 
 struct Heap;
@@ -97,10 +99,11 @@ inline uint32_t page_used(const Page* page) {
 }
 
 inline Block* decode(const Page* page, uintptr_t encoded) {
-  return reinterpret_cast<Block*>(encoded ^ page->key);
+  return reinterpret_cast<Block*>(kFastPathChecks ? encoded ^ page->key : encoded);
 }
 inline uintptr_t encode(const Page* page, Block* next) {
-  return reinterpret_cast<uintptr_t>(next) ^ page->key;
+  return kFastPathChecks ? reinterpret_cast<uintptr_t>(next) ^ page->key
+                         : reinterpret_cast<uintptr_t>(next);
 }
 
 // The mark does not depend on the block: reading it from one freed block tells no more than its

@@ -155,6 +155,20 @@ void report_corruption(const void* p, size_t block_size, const char* what) noexc
   finish(line, action);
 }
 
+void report_bad_link(const void* link, size_t block_size) noexcept {
+  OnError action = options::on_error();
+  if (action == OnError::kIgnore) return;
+  Line line;
+  line.str("arenalloc: heap corruption: a free-list link of a ")
+      .dec(block_size)
+      .str("-byte block was overwritten after free (it leads to ")
+      .ptr(link)
+      .str(", outside its page), in thread ")
+      .dec(os::thread_id())
+      .str("\n");
+  finish(line, action);
+}
+
 void report_invalid_heap(const void* handle) noexcept {
   OnError action = options::on_error();
   if (action == OnError::kIgnore) return;

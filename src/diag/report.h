@@ -16,6 +16,9 @@ namespace arenalloc::diag {
 [[gnu::cold]] void report_write_after_free(const void* p, size_t block_size,
                                            size_t offset) noexcept;
 [[gnu::cold]] void report_corruption(const void* p, size_t block_size, const char* what) noexcept;
+// A free-list link that leads out of its page (a freed block was written after free; which one
+// is no longer known, only where its link now leads).
+[[gnu::cold]] void report_bad_link(const void* link, size_t block_size) noexcept;
 // A private-heap handle that is not one (never created, or destroyed).
 [[gnu::cold]] void report_invalid_heap(const void* handle) noexcept;
 // A warning about configuration (bad option value, ...): printed, never fatal.

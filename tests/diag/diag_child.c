@@ -497,18 +497,9 @@ static int bad_heap_all_calls(void) {
 
 static char g_target[1024] __attribute__((aligned(64)));
 
-/* The first `words` words of a freed block are overwritten with `target`; then the class is
- * allocated many times. Exit 3 with hijacked=1 if malloc ever returns the target (or, for
- * `span` > 1, anything in the `span` bytes from it: memory that is not the heap's). */
-static int uaf_link(size_t size, int words, void* target, size_t span) {
-  void* keep[8];
-  for (int i = 0; i < 8; ++i) keep[i] = malloc(size);
-  uintptr_t* p = malloc(size);
-  kv_p("ptr", p);
-  kv_p("target", target);
-  kv_tid("tid");
-  free(p);
-  for (int i = 0; i < words; ++i) ((volatile uintptr_t*)p)[i] = (uintptr_t)target;
+/* Allocates the class many times; exit 3 with hijacked=1 if malloc ever returns memory within
+ * `span` bytes of `target`. Then frees `keep` (8 blocks). */
+static int alloc_until_hijacked(size_t size, void* target, size_t span, void** keep) {
   for (int i = 0; i < 5000; ++i) {
     char* q = malloc(size);
     if (q == NULL) break;
@@ -523,8 +514,43 @@ static int uaf_link(size_t size, int words, void* target, size_t span) {
   return 0;
 }
 
+/* The first `words` words of a freed block are overwritten with `target`; then the class is
+ * allocated many times. Exit 3 with hijacked=1 if malloc ever returns the target (or, for
+ * `span` > 1, anything in the `span` bytes from it: memory that is not the heap's). */
+static int uaf_link(size_t size, int words, void* target, size_t span) {
+  void* keep[8];
+  for (int i = 0; i < 8; ++i) keep[i] = malloc(size);
+  uintptr_t* p = malloc(size);
+  kv_p("ptr", p);
+  kv_p("target", target);
+  kv_tid("tid");
+  free(p);
+  for (int i = 0; i < words; ++i) ((volatile uintptr_t*)p)[i] = (uintptr_t)target;
+  return alloc_until_hijacked(size, target, span, keep);
+}
+
 static int uaf_link_global(void) { return uaf_link(48, 2, g_target, sizeof g_target); }
 static int uaf_link_one_word(void) { return uaf_link(48, 1, g_target, sizeof g_target); }
+/* Two blocks freed by another thread (onto the page's remote list, the second linking to the
+ * first); then the second's link is overwritten. The owner must not follow it when it collects
+ * the remote frees. */
+static void* free_pair_in_thread(void* v) {
+  void** pair = v;
+  free(pair[0]);
+  free(pair[1]);
+  return NULL;
+}
+static int uaf_link_remote(void) {
+  void* keep[8];
+  for (int i = 0; i < 8; ++i) keep[i] = malloc(48);
+  void* pair[2] = {malloc(48), malloc(48)};
+  kv_p("target", g_target);
+  kv_tid("tid");
+  run_thread(free_pair_in_thread, pair);
+  ((volatile uintptr_t*)pair[1])[0] = (uintptr_t)g_target;
+  return alloc_until_hijacked(48, g_target, sizeof g_target, keep);
+}
+
 /* The fake link points at a live block: malloc must not hand it out a second time. */
 static int uaf_link_live_block(void) {
   void* live = malloc(48);
@@ -1030,6 +1056,7 @@ static const struct scenario kScenarios[] = {
     {"uaf_link_global", uaf_link_global},
     {"uaf_link_one_word", uaf_link_one_word},
     {"uaf_link_live_block", uaf_link_live_block},
+    {"uaf_link_remote", uaf_link_remote},
     {"overflow_small", overflow_small},
     {"overflow_large", overflow_large},
     {"overflow_large_guard", overflow_large_guard},

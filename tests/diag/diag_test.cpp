@@ -254,19 +254,31 @@ TEST_P(Both, SizedFreeRightSizesAreSilentInDebugMode) {
 
 // ---- use after free: a fake free-list link never becomes a malloc result ----
 
-TEST_P(Both, FakeFreeListLinkIsNeverReturned) {
-  for (const Env& env : {kDefault, kSecure}) {
-    for (const char* s : {"uaf_link_global", "uaf_link_one_word", "uaf_link_live_block"}) {
-      Result r = RunChild(GetParam(), s, env);
-      std::string what = std::string(s) + (env.empty() ? "" : " (secure)") + "\n" + r.Describe();
+TEST_P(Both, FakeFreeListLinkIsReportedAndNeverReturned) {
+  const Env kSecureWarn = {{"ARENALLOC_SECURE", "1"}, {"ARENALLOC_ON_ERROR", "warn"}};
+  for (const Env* env : {&kDefault, &kSecure}) {
+    for (const char* s :
+         {"uaf_link_global", "uaf_link_one_word", "uaf_link_live_block", "uaf_link_remote"}) {
+      Result r = RunChild(GetParam(), s, *env);
+      std::string what = std::string(s) + (env->empty() ? "" : " (secure)") + "\n" + r.Describe();
       ASSERT_TRUE(r.Has("target")) << what;
-      EXPECT_FALSE(r.Has("hijacked") && r.Str("hijacked") == "1") << what;
-      EXPECT_NE(r.exit_code, 3) << what;
-      // The encoded link decodes to an unusable address: the program either goes on (the link
-      // was never followed) or faults in malloc. It never gets the target.
-      EXPECT_TRUE((r.Exited(0) && r.Str("hijacked") == "0") || r.Killed(SIGSEGV) ||
-                  r.Killed(SIGBUS))
+      EXPECT_FALSE(r.Has("hijacked")) << what;
+      // The encoded link decodes to an address outside the page: malloc reports it before
+      // following it.
+      EXPECT_TRUE(r.Killed(SIGABRT)) << what;
+      EXPECT_TRUE(StderrMatches(r,
+                                "arenalloc: heap corruption: a free-list link of a 48-byte "
+                                "block was overwritten after free \\(it leads to 0x[0-9a-f]+, "
+                                "outside its page\\), in thread " +
+                                    Tid(r) + "\n"))
           << what;
+      // Warned: the rest of the list is dropped (leaked) and the program goes on, never given
+      // the target.
+      r = RunChild(GetParam(), s, env->empty() ? kWarn : kSecureWarn);
+      EXPECT_TRUE(r.Exited(0)) << what << r.Describe();
+      EXPECT_EQ(r.Str("hijacked"), "0") << what;
+      EXPECT_NE(r.err.find("free-list link of a 48-byte block was overwritten"), std::string::npos)
+          << r.Describe();
     }
   }
 }
