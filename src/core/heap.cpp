@@ -153,11 +153,12 @@ void free_remote(Page* page, Block* block) {
   block->free_mark = free_mark(page, block);
   uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
   bool delayed;
-  for (;;) {
+  for (unsigned spins = 0;; ++spins) {
     uintptr_t state = tf & kDelayMask;
     uintptr_t desired;
     if (state == kDelayedFreeing) {
-      os::cpu_relax();
+      // Another remote free is between its two steps.
+      os::spin_pause(spins);
       tf = page->thread_free.load(std::memory_order_relaxed);
       continue;
     }

@@ -138,12 +138,8 @@ bool page_set_delay_state(Page* page, DelayState state, bool only_if_empty_list)
   uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
   for (unsigned spins = 0;; ++spins) {
     if ((tf & kDelayMask) == kDelayedFreeing) {
-      // A remote free is between its two steps; it finishes in a few instructions unless it was
-      // preempted, in which case give it the CPU.
-      if (spins > 64)
-        os::yield();
-      else
-        os::cpu_relax();
+      // A remote free is between its two steps.
+      os::spin_pause(spins);
       tf = page->thread_free.load(std::memory_order_relaxed);
       continue;
     }

@@ -66,5 +66,13 @@ inline void cpu_relax() noexcept {
   asm volatile("yield");
 #endif
 }
+// One step of waiting for another thread that should be done within a few instructions: spin a
+// little, then give the CPU away (the other thread may have been preempted mid-way).
+inline void spin_pause(unsigned spins) noexcept {
+  if (spins > 64)
+    yield();
+  else
+    cpu_relax();
+}
 
 }  // namespace arenalloc::os
