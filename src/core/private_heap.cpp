@@ -55,7 +55,7 @@ void free_huge_blocks(PrivateHeap* h) {
 }  // namespace
 
 PrivateHeap* private_heap_create() noexcept {
-  if (!process_init()) return nullptr;
+  if (!process_init_for_heaps()) return nullptr;
   LockGuard guard(g_registry_lock);
   PrivateHeap* h = take_slot();
   if (h == nullptr) return nullptr;

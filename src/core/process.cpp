@@ -1,10 +1,10 @@
 // Initialisation, per-thread heaps' life cycle, and fork.
 //
 // Initialisation never calls malloc: it reads the environment with a plain scan, reserves the
-// segment map with mmap, and creates one pthread key (which does not allocate). It runs on the
+// page map with mmap, and creates one pthread key (which does not allocate). It runs on the
 // first allocation, which may come before any constructor (from another library's constructor,
 // from dlsym, from the dynamic loader's own use of calloc), and again harmlessly from our own
-// constructor, which adds the fork handlers.
+// constructor. The fork handlers are added when the first heap is made.
 //
 // Heap structures are carved from mmapped chunks and recycled through a pool, never unmapped,
 // so a pointer to a heap stays valid for the life of the process (see free_remote's delayed path).
@@ -97,7 +97,7 @@ void fork_child() {
 }
 
 [[gnu::constructor]] void library_constructor() {
-  if (process_init()) pthread_atfork(fork_prepare, fork_parent, fork_child);
+  process_init();
   // Registered always: the option may be switched at run time (arenalloc_option_set).
   atexit([] {
     if (options::get(options::Id::kStats)) stats::print();
@@ -123,9 +123,21 @@ bool process_init() noexcept {
   return state == 2;
 }
 
+bool process_init_for_heaps() noexcept {
+  if (!process_init()) return false;
+  // The fork handlers wait for the first heap: pthread_atfork maps 64 KiB of libc's read-only
+  // data into the process, which a program that never allocates need not pay. A fork before
+  // this point finds no heap and no lock held. After the initialisation's state is ready:
+  // should pthread_atfork allocate, that malloc must not wait for this.
+  static std::atomic<bool> registered{false};
+  if (!registered.load(std::memory_order_acquire) && !registered.exchange(true))
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+  return true;
+}
+
 Heap* heap_for_thread() noexcept {
   if (tls_heap != &g_empty_heap) return tls_heap;
-  if (!process_init()) return nullptr;
+  if (!process_init_for_heaps()) return nullptr;
   Heap* h = heap_pool_take();
   if (h == nullptr) return nullptr;
   heap_reset_lists(h);

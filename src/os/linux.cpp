@@ -35,11 +35,46 @@ void count(std::atomic<uint64_t>& c) {
   c.fetch_add(1, std::memory_order_relaxed);
 }
 
+// System calls are made directly, not through libc's wrappers: each wrapper lives in a different
+// part of libc's text, and calling it at start-up maps that part into the process (the kernel
+// maps 64 KiB around each first touch), which shows in the RSS of every program. Results are
+// the kernel's: a value in [-4095, -1] is -errno (libc's errno is left alone).
+#if defined(__x86_64__)
+long sys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
+  long ret;
+  register long r10 asm("r10") = d;
+  register long r8 asm("r8") = e;
+  register long r9 asm("r9") = f;
+  asm volatile("syscall"
+               : "=a"(ret)
+               : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+               : "rcx", "r11", "memory");
+  return ret;
+}
+#else
+long sys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
+  long r = syscall(n, a, b, c, d, e, f);
+  return r == -1 ? -errno : r;
+}
+#endif
+
+bool failed(long r) {
+  return static_cast<unsigned long>(r) > static_cast<unsigned long>(-4096);
+}
+
+long arg(const void* p) {
+  return reinterpret_cast<long>(p);
+}
+
+// mmap; nullptr on failure.
+void* map(void* hint, size_t size, int prot, int flags) {
+  long r = sys(SYS_mmap, arg(hint), static_cast<long>(size), prot, flags, -1, 0);
+  return failed(r) ? nullptr : reinterpret_cast<void*>(r);
+}
+
 void* map_anonymous(size_t size, void* hint = nullptr) {
   count(n_mmap);
-  void* p =
-      mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  return p == MAP_FAILED ? nullptr : p;
+  return map(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
 }
 
 }  // namespace
@@ -54,9 +89,9 @@ void* reserve_aligned(size_t size, size_t align, void* hint) noexcept {
   if (guess > size) {
     guess = (guess - (hint != nullptr ? 0 : size)) & ~(uintptr_t)(align - 1);
     count(n_mmap);
-    void* p = mmap(reinterpret_cast<void*>(guess), size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-    if (p != MAP_FAILED) {
+    void* p = map(reinterpret_cast<void*>(guess), size, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE);
+    if (p != nullptr) {
       if (p == reinterpret_cast<void*>(guess)) {
         next_hint.store(guess, std::memory_order_relaxed);
         return p;
@@ -82,12 +117,11 @@ void* reserve_aligned(size_t size, size_t align, void* hint) noexcept {
 
 void* reserve_readonly(size_t size) noexcept {
   count(n_mmap);
-  void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  return p == MAP_FAILED ? nullptr : p;
+  return map(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
 }
 
 bool make_writable(void* addr, size_t size) noexcept {
-  return mprotect(addr, size, PROT_READ | PROT_WRITE) == 0;
+  return sys(SYS_mprotect, arg(addr), static_cast<long>(size), PROT_READ | PROT_WRITE) == 0;
 }
 
 void* brk_reserve_aligned(size_t size, size_t align) noexcept {
@@ -103,37 +137,37 @@ void* brk_reserve_aligned(size_t size, size_t align) noexcept {
 
 void release(void* addr, size_t size) noexcept {
   count(n_munmap);
-  munmap(addr, size);
+  sys(SYS_munmap, arg(addr), static_cast<long>(size));
 }
 
 bool purge(void* addr, size_t size, bool lazy) noexcept {
   count(n_madvise);
-  if (lazy && madvise(addr, size, MADV_FREE) == 0) return true;
-  return madvise(addr, size, MADV_DONTNEED) == 0;
+  if (lazy && sys(SYS_madvise, arg(addr), static_cast<long>(size), MADV_FREE) == 0) return true;
+  return sys(SYS_madvise, arg(addr), static_cast<long>(size), MADV_DONTNEED) == 0;
 }
 
 void name_mapping(void* addr, size_t size, const char* name) noexcept {
   if (naming_supported.load(std::memory_order_relaxed) == 0) return;
-  if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, reinterpret_cast<unsigned long>(addr), size,
-            reinterpret_cast<unsigned long>(name)) != 0 &&
-      errno == EINVAL) {
+  if (sys(SYS_prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME, arg(addr), static_cast<long>(size),
+          arg(name)) == -EINVAL) {
     naming_supported.store(0, std::memory_order_relaxed);  // kernel without CONFIG_ANON_VMA_NAME
   }
 }
 
 void advise_huge(void* addr, size_t size, bool huge) noexcept {
   count(n_madvise);
-  madvise(addr, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  sys(SYS_madvise, arg(addr), static_cast<long>(size), huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 }
 
 void protect(void* addr, size_t size, bool read_write) noexcept {
-  mprotect(addr, size, read_write ? PROT_READ | PROT_WRITE : PROT_NONE);
+  sys(SYS_mprotect, arg(addr), static_cast<long>(size),
+      read_write ? PROT_READ | PROT_WRITE : PROT_NONE);
 }
 
 bool remap_fixed(void* from, size_t size, void* to, size_t new_size) noexcept {
   count(n_mremap);
-  void* r = mremap(from, size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
-  return r != MAP_FAILED;
+  return !failed(sys(SYS_mremap, arg(from), static_cast<long>(size), static_cast<long>(new_size),
+                     MREMAP_MAYMOVE | MREMAP_FIXED, arg(to)));
 }
 
 SyscallCounts syscall_counts() noexcept {
@@ -143,6 +177,9 @@ SyscallCounts syscall_counts() noexcept {
 }
 
 size_t page_size() noexcept {
+#if defined(__x86_64__)
+  return 4096;  // always, on x86-64 Linux; sysconf would map a part of libc (see sys above)
+#endif
   static std::atomic<size_t> cached{0};
   size_t s = cached.load(std::memory_order_relaxed);
   if (s == 0) {
@@ -156,8 +193,12 @@ size_t page_size() noexcept {
 unsigned cpu_count() noexcept {
   cpu_set_t set;
   CPU_ZERO(&set);  // the kernel writes only as many bytes as it has CPUs for
-  if (syscall(SYS_sched_getaffinity, 0, sizeof(set), &set) > 0) {
-    int n = CPU_COUNT(&set);
+  long bytes = sys(SYS_sched_getaffinity, 0, sizeof(set), arg(&set));
+  if (bytes > 0) {
+    const auto* words = reinterpret_cast<const unsigned long*>(&set);
+    int n = 0;
+    for (size_t i = 0; i < static_cast<size_t>(bytes) / sizeof(unsigned long); ++i)
+      n += __builtin_popcountl(words[i]);
     if (n > 0) return static_cast<unsigned>(n);
   }
   return 1;
@@ -170,12 +211,12 @@ uint64_t now_ms() noexcept {
 }
 
 uint32_t thread_id() noexcept {
-  return static_cast<uint32_t>(syscall(SYS_gettid));
+  return static_cast<uint32_t>(sys(SYS_gettid));
 }
 
 uint64_t random_seed() noexcept {
   uint64_t seed = 0;
-  if (syscall(SYS_getrandom, &seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed)) {
+  if (sys(SYS_getrandom, arg(&seed), sizeof(seed), GRND_NONBLOCK) != sizeof(seed)) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     seed = static_cast<uint64_t>(ts.tv_nsec) * 0x9E3779B97F4A7C15ull ^
@@ -197,8 +238,8 @@ const char* getenv(const char* name) noexcept {
 
 void write_stderr(const char* text, size_t len) noexcept {
   while (len > 0) {
-    ssize_t n = write(STDERR_FILENO, text, len);
-    if (n < 0 && errno == EINTR) continue;
+    long n = sys(SYS_write, STDERR_FILENO, arg(text), static_cast<long>(len));
+    if (n == -EINTR) continue;
     if (n <= 0) return;
     text += n;
     len -= static_cast<size_t>(n);
@@ -245,15 +286,15 @@ size_t peak_resident_bytes() noexcept {
 }
 
 void futex_wait(uint32_t* addr, uint32_t expected) noexcept {
-  syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+  sys(SYS_futex, arg(addr), FUTEX_WAIT_PRIVATE, expected, 0, 0, 0);
 }
 
 void futex_wake_one(uint32_t* addr) noexcept {
-  syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  sys(SYS_futex, arg(addr), FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
 }
 
 void yield() noexcept {
-  sched_yield();
+  sys(SYS_sched_yield);
 }
 
 }  // namespace arenalloc::os

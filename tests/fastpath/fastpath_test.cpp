@@ -21,7 +21,7 @@ bool HaveValgrind() {
 long long Count(const std::string& mode, long n) {
   std::string cmd =
       "valgrind --tool=callgrind --callgrind-out-file=/dev/null --trace-children=yes"
-      " env LD_PRELOAD=" ARENALLOC_SO " " FASTPATH_LOOP " " +
+      " env LD_PRELOAD=" ARENALLOC_SO " " PROGRAM " " +
       mode + " " + std::to_string(n) + " 2>&1";
   FILE* f = popen(cmd.c_str(), "r");
   if (f == nullptr) return -1;
