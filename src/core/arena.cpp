@@ -210,9 +210,10 @@ void mark_released(Arena* arena, Segment* seg, size_t first, size_t count, uint6
   arena->dirty_slices += count;
   add(g_dirty_slices, static_cast<ptrdiff_t>(count));
   add(g_used_slices, -static_cast<ptrdiff_t>(count));
-  if (seg->purge_at_ms == 0) {
-    seg->purge_at_ms = now + options::purge_delay_ms();
-    arm(arena, seg->purge_at_ms);
+  uint64_t due = now + options::purge_delay_ms();
+  if (seg->purge_at_ms == 0 || due < seg->purge_at_ms) {
+    seg->purge_at_ms = due;
+    arm(arena, due);
   }
 }
 
@@ -230,8 +231,12 @@ void sweep_abandoned(Arena* arena) {
         g_abandoned_by_class[c].fetch_sub(1, std::memory_order_relaxed);
         page->kind = PageKind::kFree;
         page->in_queue = 0;
+        // Its thread exited at least a purge delay ago (abandoning armed this sweep), and its
+        // last blocks were freed since: released as if freed a delay ago, so purged now.
+        uint64_t now = os::now_ms();
+        uint64_t delay = options::purge_delay_ms();
         mark_released(arena, segment_of_page(page), page->first_slice, page->slice_count,
-                      os::now_ms());
+                      now > delay ? now - delay : 0);
       }
       page = next;
     }

@@ -41,6 +41,15 @@ inline constexpr size_t kAddressBits = 48;
 
 inline constexpr size_t kMaxArenas = 128;
 
+// Built for ThreadSanitizer (gcc defines __SANITIZE_THREAD__, clang has the feature test).
+#if defined(__SANITIZE_THREAD__)
+#define ARENALLOC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ARENALLOC_TSAN 1
+#endif
+#endif
+
 // The always-on checks of the fast paths (free-list encoding and link check, double-free mark,
 // block-start check on free). Off only in a build made to measure what they cost.
 #if defined(ARENALLOC_NO_CHECKS)

@@ -131,7 +131,7 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
 // answer (neither value is this thread's heap), and the compiler then folds the load into the
 // comparison. Sanitizer builds read it atomically, as everywhere else.
 [[gnu::always_inline]] inline bool owner_is(const Page* page, const Heap* heap) {
-#if defined(__SANITIZE_THREAD__)
+#if defined(ARENALLOC_TSAN)
   return page->owner.load(std::memory_order_relaxed) == reinterpret_cast<uintptr_t>(heap);
 #else
   return *reinterpret_cast<const uintptr_t*>(&page->owner) == reinterpret_cast<uintptr_t>(heap);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -23,8 +24,7 @@ TEST(PurgeRss, FreedMemoryIsPurgedAfterDelay) {
   constexpr size_t kTarget = size_t(256) << 20;
   FillAndFree f;
   ASSERT_TRUE(FillThenFreeMixed(2, kTarget, &f));
-  const size_t count = f.blocks, total = f.total, start = f.start, peak = f.peak,
-               freed = f.freed;
+  const size_t count = f.blocks, total = f.total, start = f.start, peak = f.peak, freed = f.freed;
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   void* small = std::malloc(32);
   ASSERT_NE(small, nullptr);
@@ -35,14 +35,80 @@ TEST(PurgeRss, FreedMemoryIsPurgedAfterDelay) {
   std::memset(mib, 1, 1 << 20);
   std::free(mib);
   size_t after = RssBytes();
-  std::printf("purge: %zu blocks, %.1f MiB; RSS start %.1f, peak %.1f, right after free %.1f, "
-              "after 0.5 s + small and 1 MiB malloc/free %.1f MiB\n",
-              count, MiB(total), MiB(start), MiB(peak), MiB(freed), MiB(after));
+  std::printf(
+      "purge: %zu blocks, %.1f MiB; RSS start %.1f, peak %.1f, right after free %.1f, "
+      "after 0.5 s + small and 1 MiB malloc/free %.1f MiB\n",
+      count, MiB(total), MiB(start), MiB(peak), MiB(freed), MiB(after));
   ASSERT_GE(peak, start + kTarget * 3 / 4) << "blocks were not resident?";
   size_t increase = peak - start;
   EXPECT_LT(after, start + increase / 4)
       << "RSS still " << MiB(after - start) << " MiB above the start (peak increase "
       << MiB(increase) << " MiB): freed memory not purged";
+}
+
+// The scenario: a peak of about 1 GiB of mixed sizes made by four threads, which then
+// exit; two other threads free everything (every free remote, into abandoned pages). With no
+// further call into the allocator and no malloc_trim, RSS must fall below 10% of the peak
+// within one second (the background purger does it).
+TEST(PurgeRss, MultiThreadedPeakIsReturnedWithinOneSecond) {
+  Watchdog wd(60, "PurgeRss.MultiThreadedPeakIsReturnedWithinOneSecond");
+  constexpr int kAllocators = 4;
+  constexpr size_t kPerThread = size_t(256) << 20;
+  constexpr size_t kMaxBlocks = size_t(1) << 20;
+  auto** ptrs =
+      static_cast<void**>(mmap(nullptr, kAllocators * kMaxBlocks * sizeof(void*),
+                               PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(ptrs, MAP_FAILED);
+  size_t counts[kAllocators] = {};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kAllocators; ++t)
+    threads.emplace_back([&, t] {
+      Rng r(uint64_t(t) + 11);
+      size_t total = 0, small = 0, n = 0;
+      void** mine = ptrs + size_t(t) * kMaxBlocks;
+      while (total < kPerThread && n < kMaxBlocks) {
+        size_t size = (small * 3 < total) ? RandomSize(r, 16, 512)
+                      : r.OneIn(50)       ? RandomSize(r, 256 << 10, 1 << 20)
+                                          : RandomSize(r, 1024, 256 << 10);
+        if (size <= 512) small += size;
+        void* p = std::malloc(size);
+        if (p == nullptr) break;
+        std::memset(p, 0x5C, size);
+        mine[n++] = p;
+        total += size;
+      }
+      counts[t] = n;
+    });
+  for (auto& t : threads) t.join();
+  threads.clear();
+  const size_t peak = RssBytes();
+  for (int f = 0; f < 2; ++f)
+    threads.emplace_back([&, f] {
+      for (int t = f; t < kAllocators; t += 2)
+        for (size_t i = 0; i < counts[t]; ++i) std::free(ptrs[size_t(t) * kMaxBlocks + i]);
+    });
+  for (auto& t : threads) t.join();
+  const size_t freed = RssBytes();
+  auto start = std::chrono::steady_clock::now();
+  double crossed = -1;
+  size_t after = freed;
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(1)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    after = RssBytes();
+    if (after < peak / 10) {
+      crossed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      break;
+    }
+  }
+  std::printf(
+      "peak %.1f MiB, right after the frees %.1f MiB, below 10%% of the peak after %.2f s "
+      "(%.1f MiB)\n",
+      MiB(peak), MiB(freed), crossed, MiB(after));
+  for (int t = 0; t < kAllocators; ++t) ASSERT_GT(counts[t], 0u);
+  ASSERT_GE(peak, size_t(3) << 30 >> 2) << "the blocks were not resident?";
+  EXPECT_GE(crossed, 0) << "RSS " << MiB(after) << " MiB one second after the frees (peak "
+                        << MiB(peak) << " MiB)";
+  munmap(ptrs, kAllocators * kMaxBlocks * sizeof(void*));
 }
 
 }  // namespace
