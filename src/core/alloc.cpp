@@ -21,12 +21,8 @@ void* out_of_memory() {
 
 // The page of a block the program hands back to us, or nullptr after reporting it.
 Page* owned_page(const void* p, const char* op) {
-  if (!segmap::contains(p)) {
-    diag::report_invalid_free(p, op);
-    return nullptr;
-  }
-  Page* page = page_of(segment_of(p), p);
-  if (page->kind == PageKind::kFree || !page_is_block_start(page, p) ||
+  Page* page = find_page(p);
+  if (page == nullptr || page->kind == PageKind::kFree || !page_is_block_start(page, p) ||
       (kFastPathChecks && page->kind == PageKind::kSmall &&
        static_cast<const Block*>(p)->free_mark == free_mark(page, p))) {
     diag::report_invalid_free(p, op);
@@ -79,8 +75,9 @@ void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept
 }
 
 void dealloc_sized_unmapped(void* p, size_t size, size_t align) noexcept {
-  if (!segmap::contains(p)) return free_not_ours(p);
-  dealloc_sized_slow(p, page_of(segment_of(p), p), size, align);
+  Page* page = find_page(p);
+  if (page == nullptr) return free_not_ours(p);
+  dealloc_sized_slow(p, page, size, align);
 }
 
 size_t good_size(size_t size, size_t align) noexcept {

@@ -218,7 +218,7 @@ void mark_released(Arena* arena, Segment* seg, size_t first, size_t count, uint6
 }
 
 // Collect remote frees on abandoned pages; return the ones that became empty.
-void sweep_abandoned(Arena* arena) {
+void sweep_abandoned(Arena* arena, uint64_t now) {
   if (arena->abandoned_count.load(std::memory_order_relaxed) == 0) return;
   for (size_t c = 0; c < kClassCount; ++c) {
     Page* page = arena->abandoned[c].first;
@@ -233,7 +233,6 @@ void sweep_abandoned(Arena* arena) {
         page->in_queue = 0;
         // Its thread exited at least a purge delay ago (abandoning armed this sweep), and its
         // last blocks were freed since: released as if freed a delay ago, so purged now.
-        uint64_t now = os::now_ms();
         uint64_t delay = options::purge_delay_ms();
         mark_released(arena, segment_of_page(page), page->first_slice, page->slice_count,
                       now > delay ? now - delay : 0);
@@ -245,7 +244,7 @@ void sweep_abandoned(Arena* arena) {
 
 // `force` purges all dirty memory but `keep_bytes` now; otherwise only what waited the delay.
 size_t maintain_locked(Arena* arena, uint64_t now, bool force, size_t keep_bytes) {
-  sweep_abandoned(arena);
+  sweep_abandoned(arena, now);
   size_t purged = 0;
   uint64_t next = UINT64_MAX;
   Segment* seg = arena->segments;

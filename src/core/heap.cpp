@@ -124,9 +124,8 @@ void free_owned(Heap* heap, Page* page, Block* block) {
 
 // Whether p starts a block of a small page (a link on the delayed list, which are not encoded).
 bool is_small_block(const void* p) {
-  if (!segmap::contains(p)) return false;
-  const Page* page = page_of(segment_of(p), p);
-  return page->kind == PageKind::kSmall && small_page_block_start(page, p);
+  const Page* page = find_page(p);
+  return page != nullptr && page->kind == PageKind::kSmall && small_page_block_start(page, p);
 }
 
 void process_delayed(Heap* heap) {
@@ -338,8 +337,9 @@ void free_not_ours(void* p) noexcept {
 }
 
 void free_unmapped(void* p) noexcept {
-  if (!segmap::contains(p)) return free_not_ours(p);
-  heap_free_in_page(page_of(segment_of(p), p), p);
+  Page* page = find_page(p);
+  if (page == nullptr) return free_not_ours(p);
+  heap_free_in_page(page, p);
 }
 
 void heap_collect(Heap* heap) noexcept {

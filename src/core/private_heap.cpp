@@ -104,9 +104,10 @@ void* private_heap_alloc(PrivateHeap* h, size_t size, size_t align, bool zero) n
 
 void private_heap_free(PrivateHeap* h, void* p) noexcept {
   if (p == nullptr) return;
-  if (!segmap::contains(p)) return free_not_ours(p);
+  Page* page = find_page(p);
+  if (page == nullptr) return free_not_ours(p);
   LockGuard guard(h->lock);
-  free_generic(&h->heap, page_of(segment_of(p), p), p);
+  free_generic(&h->heap, page, p);
 }
 
 void private_heap_forget_huge(Page* page) noexcept {

@@ -75,6 +75,12 @@ void add(const Segment* seg) noexcept;
 void remove(const Segment* seg) noexcept;
 }  // namespace segmap
 
+// The page covering p, found the authoritative way (the segment map, then the segment's slice
+// table); nullptr if p is in none of our segments. The free fast paths ask the page map first.
+inline Page* find_page(const void* p) {
+  return segmap::contains(p) ? page_of(segment_of(p), p) : nullptr;
+}
+
 // ---- slice bitmaps ----
 // First run of `count` free slices starting at a multiple of `align` (both in slices); -1 if none.
 int find_free_run(const Segment* seg, size_t count, size_t align);

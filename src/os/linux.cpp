@@ -179,7 +179,7 @@ SyscallCounts syscall_counts() noexcept {
 size_t page_size() noexcept {
 #if defined(__x86_64__)
   return 4096;  // always, on x86-64 Linux; sysconf would map a part of libc (see sys above)
-#endif
+#else
   static std::atomic<size_t> cached{0};
   size_t s = cached.load(std::memory_order_relaxed);
   if (s == 0) {
@@ -188,6 +188,7 @@ size_t page_size() noexcept {
     cached.store(s, std::memory_order_relaxed);
   }
   return s;
+#endif
 }
 
 unsigned cpu_count() noexcept {
@@ -246,41 +247,46 @@ void write_stderr(const char* text, size_t len) noexcept {
   }
 }
 
-size_t resident_bytes() noexcept {
-  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[128];
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+namespace {
+
+// A small file (from /proc) read whole into buf, NUL-terminated; false if it cannot be.
+bool read_small_file(const char* path, char* buf, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, size - 1);
   close(fd);
-  if (n <= 0) return 0;
+  if (n <= 0) return false;
   buf[n] = '\0';
+  return true;
+}
+
+// The decimal number at p, after any blanks.
+size_t parse_decimal(const char* p) {
+  while (*p == ' ' || *p == '\t') ++p;
+  size_t value = 0;
+  while (*p >= '0' && *p <= '9') value = value * 10 + static_cast<size_t>(*p++ - '0');
+  return value;
+}
+
+}  // namespace
+
+size_t resident_bytes() noexcept {
+  char buf[128];
+  if (!read_small_file("/proc/self/statm", buf, sizeof(buf))) return 0;
   const char* p = buf;
   while (*p != ' ' && *p != '\0') ++p;  // skip total size
-  while (*p == ' ') ++p;
-  size_t pages = 0;
-  while (*p >= '0' && *p <= '9') pages = pages * 10 + static_cast<size_t>(*p++ - '0');
-  return pages * page_size();
+  return parse_decimal(p) * page_size();
 }
 
 size_t peak_resident_bytes() noexcept {
-  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
   char buf[4096];
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
+  if (!read_small_file("/proc/self/status", buf, sizeof(buf))) return 0;
   const char key[] = "VmHWM:";
   for (const char* p = buf; *p != '\0'; ++p) {
     if (p != buf && p[-1] != '\n') continue;
     size_t i = 0;
     while (key[i] != '\0' && p[i] == key[i]) ++i;
-    if (key[i] != '\0') continue;
-    p += i;
-    while (*p == ' ' || *p == '\t') ++p;
-    size_t kib = 0;
-    while (*p >= '0' && *p <= '9') kib = kib * 10 + static_cast<size_t>(*p++ - '0');
-    return kib * 1024;
+    if (key[i] == '\0') return parse_decimal(p + i) * 1024;
   }
   return 0;
 }
