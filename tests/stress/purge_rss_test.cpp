@@ -67,9 +67,7 @@ TEST(PurgeRss, MultiThreadedPeakIsReturnedWithinOneSecond) {
       size_t total = 0, small = 0, n = 0;
       void** mine = ptrs + size_t(t) * kMaxBlocks;
       while (total < kPerThread && n < kMaxBlocks) {
-        size_t size = (small * 3 < total) ? RandomSize(r, 16, 512)
-                      : r.OneIn(50)       ? RandomSize(r, 256 << 10, 1 << 20)
-                                          : RandomSize(r, 1024, 256 << 10);
+        size_t size = MixedFillSize(r, small, total);
         if (size <= 512) small += size;
         void* p = std::malloc(size);
         if (p == nullptr) break;

@@ -274,6 +274,15 @@ struct FillAndFree {
     if (ptrs != nullptr) munmap(ptrs, kMaxBlocks * sizeof(void*));
   }
 };
+// The next size of a mixed fill that has allocated `total` bytes, `small_bytes` of them in blocks
+// of 512 bytes or less: small blocks make up a quarter of the bytes, the rest is 1-256 KiB with
+// one block in 50 of 256 KiB-1 MiB.
+inline size_t MixedFillSize(Rng& r, size_t small_bytes, size_t total) {
+  return (small_bytes * 3 < total) ? RandomSize(r, 16, 512)
+         : r.OneIn(50)             ? RandomSize(r, 256 << 10, 1 << 20)
+                                   : RandomSize(r, 1024, 256 << 10);
+}
+
 inline bool FillThenFreeMixed(uint64_t seed, size_t target, FillAndFree* out) {
   constexpr size_t kMaxBlocks = FillAndFree::kMaxBlocks;
   auto** ptrs = static_cast<void**>(mmap(nullptr, kMaxBlocks * sizeof(void*),
@@ -287,9 +296,7 @@ inline bool FillThenFreeMixed(uint64_t seed, size_t target, FillAndFree* out) {
   Rng r(seed);
   size_t small_bytes = 0;
   while (out->total < target && out->blocks < kMaxBlocks) {
-    size_t n = (small_bytes * 3 < out->total) ? RandomSize(r, 16, 512)
-               : r.OneIn(50)                  ? RandomSize(r, 256 << 10, 1 << 20)
-                                              : RandomSize(r, 1024, 256 << 10);
+    size_t n = MixedFillSize(r, small_bytes, out->total);
     if (n <= 512) small_bytes += n;
     void* p = std::malloc(n);
     if (p == nullptr) return false;
