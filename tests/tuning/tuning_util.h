@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,27 +25,15 @@
 #include <utility>
 #include <vector>
 
-extern char** environ;
+#include "child.h"
 
 namespace tuning {
 
 constexpr size_t kMiB = size_t(1) << 20;
 constexpr size_t kKiB = size_t(1) << 10;
 
-inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-inline std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  std::string line;
-  while (std::getline(ss, line)) out.push_back(line);
-  return out;
-}
+using testcommon::Lines;
+using testcommon::ReadFile;
 
 inline bool StartsWith(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
@@ -98,62 +85,26 @@ struct Result {
 };
 
 // Variables that select allocator behaviour: never inherited by a child.
-inline bool IsTuningVariable(const char* entry) {
-  static const char* const kPrefixes[] = {"MALLOC_", "ARENALLOC_", "GLIBC_TUNABLES=", "LD_PRELOAD="};
-  for (const char* p : kPrefixes)
-    if (std::strncmp(entry, p, std::strlen(p)) == 0) return true;
-  return false;
-}
+inline const std::vector<std::string> kTuningVariables = {"MALLOC_", "ARENALLOC_",
+                                                          "GLIBC_TUNABLES=", "LD_PRELOAD="};
 
-using Env = std::vector<std::pair<std::string, std::string>>;
+using testcommon::Env;
 
 // Runs argv with the test's environment minus every tuning variable, plus `env`; stdout and
 // stderr go to files and are read back. Killed after `timeout_s`.
 inline Result RunProgram(const std::vector<std::string>& argv, const Env& env, int timeout_s = 60) {
+  testcommon::ChildRun run = testcommon::RunCaptured(argv, kTuningVariables, env, timeout_s);
   Result r;
-  TempDir dir;
-  std::string out_path = dir.File("stdout"), err_path = dir.File("stderr");
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e)
-    if (!IsTuningVariable(*e)) env_strings.emplace_back(*e);
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp, args;
-  for (std::string& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_copy = argv;
-  for (std::string& s : argv_copy) args.push_back(s.data());
-  args.push_back(nullptr);
-
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid;
-  int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    r.err = std::string("posix_spawn ") + argv[0] + ": " + std::strerror(rc);
+  if (!run.started) {
+    r.err = run.error;
     return r;
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  int status = 0;
-  for (;;) {
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (w < 0 && errno != EINTR) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);  // our own child
-      waitpid(pid, &status, 0);
-      r.timed_out = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  r.timed_out = run.timed_out;
   if (!r.timed_out)
-    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadFile(out_path);
-  r.err = ReadFile(err_path);
+    r.status = WIFEXITED(run.wait_status) ? WEXITSTATUS(run.wait_status)
+                                          : 128 + WTERMSIG(run.wait_status);
+  r.out = run.out;
+  r.err = run.err;
   for (const std::string& line : Lines(r.out)) {
     size_t eq = line.find('=');
     if (eq != std::string::npos && eq > 0) r.kv.emplace(line.substr(0, eq), line.substr(eq + 1));
