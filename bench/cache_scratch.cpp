@@ -4,9 +4,6 @@
 // writes it many times and frees it. An allocator that hands the freed object (whose
 // cache line is shared with the other workers' objects) back to the worker makes the
 // workers thrash that line.
-#include <latch>
-#include <thread>
-
 #include "cache_common.hpp"
 
 int main(int argc, char** argv) {
@@ -22,26 +19,11 @@ int main(int argc, char** argv) {
     initial[t] = static_cast<unsigned char*>(bench::checked_malloc(objsize));
     std::memset(initial[t], static_cast<int>(0xA0 + t), objsize);
   }
-  std::atomic<std::uint64_t> writes{0};
-  std::latch start(static_cast<std::ptrdiff_t>(threads));
-  bench::Timer timer;
-  std::vector<std::thread> ts;
-  for (std::uint64_t t = 0; t < threads; ++t)
-    ts.emplace_back([&, t] {
-      start.arrive_and_wait();  // write concurrently
-      unsigned char* mine = initial[t];
-      for (std::size_t k = 0; k < objsize; ++k)
-        if (mine[k] != static_cast<unsigned char>(0xA0 + t))
-          bench::fail("initial object of thread %" PRIu64 " overwritten at byte %zu", t, k);
-      std::free(mine);
-      writes.fetch_add(bench::write_objects(iterations, objsize, reps, static_cast<unsigned>(t)));
-    });
-  for (auto& t : ts) t.join();
-  const double secs = timer.seconds();
-  if (writes.load() != iterations * threads * objsize * reps)
-    bench::fail("write count mismatch: %" PRIu64, writes.load());
-  bench::summary("threads=%" PRIu64 " objsize=%" PRIu64 " writes=%" PRIu64
-                 " time_s=%.3f writes_per_s=%.0f",
-                 threads, objsize, writes.load(), secs, static_cast<double>(writes.load()) / secs);
-  return 0;
+  return bench::run_writers(threads, iterations, objsize, reps, [&](std::uint64_t t) {
+    unsigned char* mine = initial[t];
+    for (std::size_t k = 0; k < objsize; ++k)
+      if (mine[k] != static_cast<unsigned char>(0xA0 + t))
+        bench::fail("initial object of thread %" PRIu64 " overwritten at byte %zu", t, k);
+    std::free(mine);
+  });
 }
