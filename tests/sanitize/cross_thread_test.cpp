@@ -30,19 +30,7 @@ namespace {
 
 using san::Rng;
 
-class CrossThread : public ::testing::Test {
- protected:
-  void SetUp() override { san::reset_errors(); }
-  void TearDown() override {
-    EXPECT_EQ(san::g_errors.load(), 0u) << "first error: " << san::g_first_error;
-    // Every thread is joined and every block freed: nothing may be left in use.
-    if (san::g_errors.load() == 0) {
-      san::InUse left = san::in_use_after_trim();
-      EXPECT_EQ(left.bytes, 0u) << "bytes still in use after the test";
-      EXPECT_EQ(left.huge, 0u) << "huge blocks still mapped after the test";
-    }
-  }
-};
+class CrossThread : public san::LeakCheckedTest {};
 
 // Producers allocate small blocks in every way the core offers and hand them to consumers, who
 // check and free them (sometimes after reallocating them). Producers also free some locally.

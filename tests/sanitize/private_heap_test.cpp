@@ -17,19 +17,7 @@ namespace {
 
 using san::Rng;
 
-class PrivateHeaps : public ::testing::Test {
- protected:
-  void SetUp() override { san::reset_errors(); }
-  void TearDown() override {
-    EXPECT_EQ(san::g_errors.load(), 0u) << "first error: " << san::g_first_error;
-    // Every thread is joined and every block freed: nothing may be left in use.
-    if (san::g_errors.load() == 0) {
-      san::InUse left = san::in_use_after_trim();
-      EXPECT_EQ(left.bytes, 0u) << "bytes still in use after the test";
-      EXPECT_EQ(left.huge, 0u) << "huge blocks still mapped after the test";
-    }
-  }
-};
+class PrivateHeaps : public san::LeakCheckedTest {};
 
 void* heap_block(arenalloc::PrivateHeap* h, Rng& r, size_t n, uint64_t seed) {
   size_t align = r.one_in(4) ? size_t{16} << r.below(8) : 0;

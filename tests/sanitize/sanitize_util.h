@@ -17,6 +17,8 @@
 #include <string>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "core/alloc.h"
 #include "diag/stats.h"
 
@@ -294,6 +296,21 @@ inline InUse in_use_after_trim() {
   arenalloc::stats::take_snapshot(s.get());
   return {s->bytes_in_use, s->huge_count};
 }
+
+// A test that starts with no recorded error and ends with none, every thread joined and every
+// block freed: nothing may be left in use.
+class LeakCheckedTest : public ::testing::Test {
+ protected:
+  void SetUp() override { reset_errors(); }
+  void TearDown() override {
+    EXPECT_EQ(g_errors.load(), 0u) << "first error: " << g_first_error;
+    if (g_errors.load() == 0) {
+      InUse left = in_use_after_trim();
+      EXPECT_EQ(left.bytes, 0u) << "bytes still in use after the test";
+      EXPECT_EQ(left.huge, 0u) << "huge blocks still mapped after the test";
+    }
+  }
+};
 
 // Work scale: ARENALLOC_SANITIZE_SCALE (default 1) multiplies the iteration counts.
 inline double scale() {
