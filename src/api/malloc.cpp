@@ -126,13 +126,11 @@ ARENALLOC_EXPORT size_t malloc_usable_size(void* p) noexcept {
 
 // C23: the size (and alignment) are those given at allocation; arenalloc checks them.
 ARENALLOC_EXPORT void free_sized(void* p, size_t size) noexcept {
-  if (p == nullptr) return;
   vg::Scope scope;
   vg::freeing(p);
   dealloc_sized(p, size, 0);
 }
 ARENALLOC_EXPORT void free_aligned_sized(void* p, size_t align, size_t size) noexcept {
-  if (p == nullptr) return;
   vg::Scope scope;
   vg::freeing(p);
   dealloc_sized(p, size, align);

@@ -96,7 +96,6 @@ inline void delete_impl(void* p) noexcept {
   dealloc(p);
 }
 inline void delete_sized(void* p, size_t size, size_t align) noexcept {
-  if (p == nullptr) return;
   vg::Scope scope;
   vg::freeing(p);
   dealloc_sized(p, size, align);

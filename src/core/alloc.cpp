@@ -71,7 +71,7 @@ void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept
     // Under on_error=warn the block is leaked: a wrong size may mean a wrong pointer.
     if (diag::report_size_mismatch(p, size, page->block_size)) return;
   }
-  free_generic(tls_heap, page, p);
+  free_generic(p, page, tls_heap);
 }
 
 void dealloc_sized_unmapped(void* p, size_t size, size_t align) noexcept {

@@ -33,6 +33,8 @@ inline void dealloc(void* p) noexcept {
 // Sized free (free_sized, sized operator delete): the size must be one the block could have
 // been allocated or reallocated with; a mismatch is reported. Sizes between half the block and
 // the block (every request of the class, and realloc's in-place shrinks) pass with two compares.
+// nullptr needs no test of its own: the page map knows no page at address 0, and the unmapped
+// path ignores it.
 [[gnu::noinline]] void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept;
 [[gnu::noinline]] void dealloc_sized_unmapped(void* p, size_t size, size_t align) noexcept;
 inline void dealloc_sized(void* p, size_t size, size_t align) noexcept {

@@ -257,7 +257,7 @@ void* heap_malloc_class(Heap* heap, size_t c) noexcept {
   return heap_pop(page);
 }
 
-void* malloc_generic(Heap* heap, size_t n) noexcept {
+void* malloc_generic(size_t n, Heap* heap) noexcept {
   if (heap == &g_empty_heap) [[unlikely]] {
     heap = heap_for_thread();
     if (heap == nullptr) {
@@ -296,7 +296,7 @@ void page_retire(Heap* heap, Page* page) noexcept {
   arena_free_page(page);
 }
 
-void free_generic(Heap* heap, Page* page, void* p) noexcept {
+void free_generic(void* p, Page* page, Heap* heap) noexcept {
   ErrnoGuard errno_guard;
   uintptr_t owner = page->owner.load(std::memory_order_relaxed);
   switch (page->kind) {
@@ -322,7 +322,7 @@ void free_generic(Heap* heap, Page* page, void* p) noexcept {
   diag::report_invalid_free(p, "not allocated, or already freed");
 }
 
-void free_marked(Heap* heap, Page* page, void* p) noexcept {
+void free_marked(void* p, Page* page, Heap* heap) noexcept {
   ErrnoGuard errno_guard;
   Block* block = static_cast<Block*>(p);
   if (page_contains_free_block(page, block, heap->delayed_free.load(std::memory_order_acquire)))

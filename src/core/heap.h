@@ -41,13 +41,13 @@ inline uintptr_t owner_tag(const Heap* heap) {
   return reinterpret_cast<uintptr_t>(heap) | (heap->checked ? kOwnerChecked : 0);
 }
 
-extern Heap g_empty_heap;
-extern Page g_empty_page;
-extern __thread Heap* tls_heap __attribute__((tls_model("initial-exec")));
+extern Heap g_empty_heap ARENALLOC_HIDDEN;
+extern Page g_empty_page ARENALLOC_HIDDEN;
+extern __thread Heap* tls_heap ARENALLOC_HIDDEN __attribute__((tls_model("initial-exec")));
 
 // ---- slow paths (heap.cpp, large.cpp) ----
-[[gnu::noinline]] void* malloc_generic(Heap* heap, size_t n) noexcept;
-[[gnu::noinline]] void free_generic(Heap* heap, Page* page, void* p) noexcept;
+[[gnu::noinline]] void* malloc_generic(size_t n, Heap* heap) noexcept;
+[[gnu::noinline]] void free_generic(void* p, Page* page, Heap* heap) noexcept;
 [[gnu::noinline]] void page_retire(Heap* heap, Page* page) noexcept;
 [[gnu::noinline]] void free_not_ours(void* p) noexcept;
 // A free of a pointer the page map does not know: nullptr, one of ours that the map does not
@@ -55,7 +55,7 @@ extern __thread Heap* tls_heap __attribute__((tls_model("initial-exec")));
 [[gnu::noinline]] void free_unmapped(void* p) noexcept;
 // A local free that found the block's free mark: a double free, unless the program's data
 // happened to look like the mark.
-[[gnu::noinline]] void free_marked(Heap* heap, Page* page, void* p) noexcept;
+[[gnu::noinline]] void free_marked(void* p, Page* page, Heap* heap) noexcept;
 
 // The page's free list leads out of the page: report it and drop the list (its blocks leak).
 [[gnu::noinline]] void free_list_corrupted(Page* page) noexcept;
@@ -97,7 +97,7 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
 // address, which this stops before malloc follows it; and null (an empty list) fails it too, so
 // the malloc fast path makes one test for both (the slow path tells them apart).
 [[gnu::always_inline]] inline bool in_page_segment(const Page* page, const Block* block) {
-  return ((reinterpret_cast<uintptr_t>(block) ^ reinterpret_cast<uintptr_t>(page)) >>
+  return ((reinterpret_cast<uintptr_t>(page) ^ reinterpret_cast<uintptr_t>(block)) >>
           kSegmentShift) == 0;
 }
 
@@ -107,7 +107,7 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
     if (kFastPathChecks ? in_page_segment(page, page->free) : page->free != nullptr) [[likely]]
       return heap_pop(page);
   }
-  return malloc_generic(heap, n);
+  return malloc_generic(n, heap);
 }
 
 // Push on local_free without the double-free check (the caller did it).
@@ -122,7 +122,7 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
 [[gnu::always_inline]] inline void heap_free_local(Heap* heap, Page* page, void* p) noexcept {
   Block* block = static_cast<Block*>(p);
   if (kFastPathChecks && block->free_mark == free_mark(page, block)) [[unlikely]]
-    return free_marked(heap, page, p);
+    return free_marked(p, page, heap);
   heap_push_local(heap, page, block);
 }
 
@@ -143,7 +143,7 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
   Heap* heap = tls_heap;
   if (owner_is(page, heap) && (!kFastPathChecks || small_page_block_start(page, p))) [[likely]]
     return heap_free_local(heap, page, p);
-  free_generic(heap, page, p);
+  free_generic(p, page, heap);
 }
 
 [[gnu::always_inline]] inline void heap_free(void* p) noexcept {

@@ -5,16 +5,17 @@
 
 namespace arenalloc::page_map {
 
-Map g_map = {nullptr, 0};
+Page** g_entries = nullptr;
+size_t g_limit = 0;
 
 namespace {
 
 Page** entries_of(const Segment* seg) {
-  return g_map.entries + (reinterpret_cast<uintptr_t>(seg) >> kSliceShift);
+  return g_entries + (reinterpret_cast<uintptr_t>(seg) >> kSliceShift);
 }
 
 bool covers(const Segment* seg) {
-  return g_map.limit != 0 && (reinterpret_cast<uintptr_t>(seg) >> kSliceShift) < g_map.limit;
+  return g_limit != 0 && (reinterpret_cast<uintptr_t>(seg) >> kSliceShift) < g_limit;
 }
 
 void copy(const Segment* seg, size_t first, size_t count) {
@@ -26,12 +27,12 @@ void copy(const Segment* seg, size_t first, size_t count) {
 }  // namespace
 
 void init() noexcept {
-  if (g_map.limit != 0) return;
+  if (g_limit != 0) return;
   void* p = os::reserve_readonly(kEntries * sizeof(Page*));
   if (p == nullptr) return;
   os::name_mapping(p, kEntries * sizeof(Page*), "arenalloc-page-map");
-  g_map.entries = static_cast<Page**>(p);
-  __atomic_store_n(&g_map.limit, kEntries, __ATOMIC_RELEASE);
+  g_entries = static_cast<Page**>(p);
+  __atomic_store_n(&g_limit, kEntries, __ATOMIC_RELEASE);
 }
 
 void add(const Segment* seg) noexcept {

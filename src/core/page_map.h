@@ -29,18 +29,16 @@ namespace page_map {
 inline constexpr size_t kCoveredBits = 47;
 inline constexpr size_t kEntries = size_t{1} << (kCoveredBits - kSliceShift);
 
-// Both in one cache line, read together by every lookup.
-struct Map {
-  Page** entries;
-  size_t limit;  // kEntries once reserved; 0 before, or if the reservation failed
-};
-extern Map g_map;
+// Two variables rather than one struct: each is then one rip-relative load on the free path.
+extern Page** g_entries ARENALLOC_HIDDEN;
+// kEntries once reserved; 0 before, or if the reservation failed.
+extern size_t g_limit ARENALLOC_HIDDEN;
 
 [[gnu::always_inline]] inline Page* lookup(const void* p) {
   size_t index = reinterpret_cast<uintptr_t>(p) >> kSliceShift;
-  if (index >= g_map.limit) [[unlikely]]
+  if (index >= g_limit) [[unlikely]]
     return nullptr;
-  return __atomic_load_n(&g_map.entries[index], __ATOMIC_RELAXED);
+  return __atomic_load_n(&g_entries[index], __ATOMIC_RELAXED);
 }
 
 // Reserve the map (process start-up, before the first segment).

@@ -107,7 +107,7 @@ void private_heap_free(PrivateHeap* h, void* p) noexcept {
   Page* page = find_page(p);
   if (page == nullptr) return free_not_ours(p);
   LockGuard guard(h->lock);
-  free_generic(&h->heap, page, p);
+  free_generic(p, page, &h->heap);
 }
 
 void private_heap_forget_huge(Page* page) noexcept {

@@ -64,7 +64,7 @@ inline Segment* segment_of_page(const Page* page) {
 namespace segmap {
 inline constexpr size_t kEntries = size_t{1} << (kAddressBits - kSegmentShift);
 // In .bss: untouched entries cost no memory, and the fast path needs no pointer load.
-extern uint8_t table[kEntries];
+extern uint8_t table[kEntries] ARENALLOC_HIDDEN;
 inline bool contains(const void* p) {
   size_t index = reinterpret_cast<uintptr_t>(p) >> kSegmentShift;
   if (index >= kEntries) [[unlikely]]

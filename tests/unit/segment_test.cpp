@@ -97,7 +97,7 @@ TEST(Huge, BlockIsAlignedUsableAndUnmappedOnFree) {
 
 TEST(PageMap, MirrorsSlicePagesAndMissesEverythingElse) {
   page_map::init();  // done by process start-up; here the layers are driven directly
-  ASSERT_EQ(page_map::g_map.limit, page_map::kEntries);
+  ASSERT_EQ(page_map::g_limit, page_map::kEntries);
   Segment* seg = segment_map_new(nullptr);
   ASSERT_NE(seg, nullptr);
   auto* base = reinterpret_cast<uint8_t*>(seg);
