@@ -84,8 +84,28 @@ size_t dirty_limit() {
   size_t large = 4 * g_largest_large_free.load(std::memory_order_relaxed);
   return large > limit ? large : limit;
 }
-bool too_much_dirty() {
-  return (g_dirty_slices.load(std::memory_order_relaxed) << kSliceShift) > dirty_limit();
+// Purges forced by the limit back off. A program that swings between a peak and a trough faster
+// than the purge delay would otherwise purge at every trough and fault the memory back in at the
+// next peak: hundreds of madvise calls a second. After a forced purge the limit waits
+// `g_forced_backoff` purge delays, doubled (up to 64) each time forced purges follow each other
+// within four of their waits, reset after a quiet spell. Memory freed meanwhile is still purged
+// once it has waited the purge delay. Only at the default trim threshold: one that the program
+// or user set is applied at every free, as glibc does.
+std::atomic<uint64_t> g_forced_purge_ms{0};
+std::atomic<uint32_t> g_forced_backoff{1};
+
+bool too_much_dirty(uint64_t now) {
+  if ((g_dirty_slices.load(std::memory_order_relaxed) << kSliceShift) <= dirty_limit())
+    return false;
+  if (options::get(options::Id::kTrimThreshold) != options::kDefaultTrimThreshold) return true;
+  uint64_t last = g_forced_purge_ms.load(std::memory_order_relaxed);
+  uint32_t backoff = g_forced_backoff.load(std::memory_order_relaxed);
+  uint64_t wait = backoff * options::purge_delay_ms();
+  if (last != 0 && now - last < wait) return false;
+  bool again = last != 0 && now - last < 4 * wait;  // the program came back for the memory
+  g_forced_backoff.store(again ? (backoff < 64 ? 2 * backoff : 64) : 1, std::memory_order_relaxed);
+  g_forced_purge_ms.store(now, std::memory_order_relaxed);
+  return true;
 }
 
 void arm_deadline(std::atomic<uint64_t>& deadline, uint64_t t) {
@@ -274,11 +294,25 @@ size_t maintain_locked(Arena* arena, uint64_t now, bool force, size_t keep_bytes
   return purged;
 }
 
+// A large span that no dirty run can hold is about to fault in fresh memory although the arena
+// holds at least as much dirty memory: too fragmented to serve it. Purge half the span's size of
+// it now, so that RSS does not add each new size on top of the last ones freed (a program
+// cycling large blocks of varying sizes would otherwise keep the sum of its recent sizes
+// resident). Half, and only when the dirty memory would cover the span: some of what is purged
+// is faulted back in by later blocks that would have fit. bench/large, peak RSS and page faults
+// (/usr/bin/time): before 199 MiB, 49.3k; this 166 MiB, 57.5k; purging the span's size 140 MiB,
+// 73.7k; half the span's size whenever anything is dirty 165 MiB, 73.6k.
+constexpr size_t kReplaceDirtySlices = 8;  // 512 KiB: large blocks, never a small page
+void purge_unusable_dirty(Arena* arena, size_t slices) {
+  size_t keep = (arena->dirty_slices - slices / 2) << kSliceShift;
+  maintain_locked(arena, os::now_ms(), true, keep);
+}
+
 void release_slices(Arena* arena, Segment* seg, size_t first, size_t count) {
   uint64_t now = os::now_ms();
   mark_released(arena, seg, first, count, now);
   size_t top_pad = options::get(options::Id::kTopPad);
-  if (too_much_dirty()) {
+  if (too_much_dirty(now)) {
     // Purge so that the arenas together keep half the limit: the next frees do not purge again
     // at once, and the process as a whole stays under the limit.
     size_t others = (g_dirty_slices.load(std::memory_order_relaxed) - arena->dirty_slices)
@@ -375,6 +409,8 @@ Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices) {
       if (first >= 0) break;
     }
   }
+  if (seg == nullptr && slices >= kReplaceDirtySlices && arena->dirty_slices >= slices)
+    purge_unusable_dirty(arena, slices);
   if (seg == nullptr) {
     for (seg = arena->segments; seg != nullptr; seg = seg->next) {
       first = find_free_run(seg, slices, align_slices);

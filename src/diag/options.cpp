@@ -58,7 +58,7 @@ const Entry kTable[kCount] = {
     {{"trim_threshold", "MALLOC_TRIM_THRESHOLD_", "0..2^62 bytes",
       "freed bytes kept resident at most before purging without waiting for purge_delay (or a "
       "quarter of the memory in use, or four of the largest large blocks freed, if more)"},
-     256u << 20,
+     kDefaultTrimThreshold,
      0,
      kMaxBytes,
      nullptr},

@@ -47,6 +47,10 @@ struct Info {
   const char* description;
 };
 
+// The default trim threshold. Only at this value do purges forced by it back off when they
+// repeat (core/arena.cpp); a threshold the program or user sets is applied at every free.
+inline constexpr uint64_t kDefaultTrimThreshold = uint64_t{256} << 20;
+
 void init() noexcept;
 uint64_t get(Id id) noexcept;
 const Info& info(Id id) noexcept;

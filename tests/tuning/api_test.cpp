@@ -174,6 +174,56 @@ TEST_F(Tuning, MalloptTrimThresholdAndTopPad) {
   EXPECT_EQ(Get("top_pad"), "0");
 }
 
+// A large block that no dirty run can hold, in an arena holding as much dirty memory, faults in
+// fresh memory: the arena purges half the block's size of its fragmented dirty memory, so RSS
+// follows the live heap rather than the sum of recent sizes.
+TEST_F(Tuning, LargeBlockThatFitsNoDirtyRunPurgesHalfItsSize) {
+  ASSERT_EQ(arenalloc_option_set("purge_delay", "100000"), 0);  // no purge by the delay
+  malloc_trim(0);
+  void* a[2];
+  void* fence[2];  // after each a: its run cannot grow once freed
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_NE(a[i] = malloc(Opaque<size_t>(4 * kMiB)), nullptr);
+    ASSERT_NE(fence[i] = malloc(Opaque<size_t>(kMiB)), nullptr);
+  }
+  free(a[0]);
+  free(a[1]);
+  uint64_t before = StatsJson().U64("bytes_dirty");
+  ASSERT_GE(before, 7 * kMiB);
+  void* c = malloc(Opaque<size_t>(6 * kMiB));  // fits in neither hole
+  ASSERT_NE(c, nullptr);
+  uint64_t after = StatsJson().U64("bytes_dirty");
+  EXPECT_LE(after + 5 * kMiB / 2, before) << "3 MiB of the dirty memory purged";
+  EXPECT_GE(after + 7 * kMiB / 2, before) << "and no more";
+  free(c);
+  free(fence[0]);
+  free(fence[1]);
+}
+
+// At the default trim threshold, a purge forced by the limit is not repeated within a purge delay:
+// a program swinging between a peak and a trough would purge and fault back in at every swing.
+// A threshold that was set is applied at every free (MalloptTrimThresholdAndTopPad).
+TEST_F(Tuning, ForcedPurgeAtTheDefaultThresholdBacksOff) {
+  ASSERT_EQ(arenalloc_option_set("purge_delay", "100000"), 0);
+  ASSERT_EQ(Get("trim_threshold"), std::to_string(256 * kMiB));
+  malloc_trim(0);
+  constexpr int kBlocks = 288;  // 288 MiB, above the 256 MiB threshold; never touched
+  std::vector<void*> blocks(kBlocks);
+  auto swing = [&] {
+    for (void*& p : blocks) ASSERT_NE(p = malloc(Opaque<size_t>(kMiB)), nullptr);
+    for (void* p : blocks) free(p);
+  };
+  swing();
+  uint64_t first = StatsJson().U64("bytes_dirty");
+  EXPECT_LT(first, 200 * kMiB) << "the first time the limit is passed, it purges at once";
+  swing();
+  uint64_t second = StatsJson().U64("bytes_dirty");
+  EXPECT_GE(second, 280 * kMiB) << "the second time, within a purge delay, it waits";
+  EXPECT_EQ(mallopt(M_TRIM_THRESHOLD, 255 << 20), 1);
+  swing();
+  EXPECT_LT(StatsJson().U64("bytes_dirty"), 200 * kMiB) << "a threshold that was set never waits";
+}
+
 TEST_F(Tuning, MalloptMmapMaxZeroKeepsBigBlocksInSegments) {
   ASSERT_EQ(mallopt(M_MMAP_THRESHOLD, 8 << 20), 1);
   ASSERT_EQ(mallopt(M_MMAP_MAX, 0), 1);
