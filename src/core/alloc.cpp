@@ -20,9 +20,15 @@ void* out_of_memory() {
 }
 
 // The page of a block the program hands back to us, or nullptr after reporting it.
+bool is_block_start(const Page* page, const void* p) {
+  return page->kind == PageKind::kSmall ? small_page_block_start(page, p)
+                                        : page_is_block_start(page, p);
+}
+
 Page* owned_page(const void* p, const char* op) {
-  Page* page = find_page(p);
-  if (page == nullptr || page->kind == PageKind::kFree || !page_is_block_start(page, p) ||
+  Page* page = page_map::lookup(p);
+  if (page == nullptr) page = find_page(p);
+  if (page == nullptr || page->kind == PageKind::kFree || !is_block_start(page, p) ||
       (kFastPathChecks && page->kind == PageKind::kSmall &&
        static_cast<const Block*>(p)->free_mark == free_mark(page, p))) {
     diag::report_invalid_free(p, op);

@@ -80,10 +80,6 @@ bool checking_wanted() noexcept {
   return options::get(options::Id::kPerturb) != 0 || debug_mode();
 }
 
-bool debug_mode() noexcept {
-  return options::get(options::Id::kDebug) != 0;
-}
-
 void* checked_malloc(Heap* heap, size_t size, size_t align, bool zero) noexcept {
   const bool debug = debug_mode();
   size_t tail = debug ? kDebugTail : 0;

@@ -23,6 +23,7 @@
 #include <cstdint>
 
 #include "core/heap.h"
+#include "diag/options.h"
 
 namespace arenalloc {
 
@@ -32,7 +33,9 @@ inline constexpr uint8_t kCanaryFill = 0xFB;  // after the requested size (debug
 
 // Whether new heaps start checked (perturb or debug on).
 bool checking_wanted() noexcept;
-bool debug_mode() noexcept;
+inline bool debug_mode() noexcept {
+  return options::get(options::Id::kDebug) != 0;
+}
 // Allocation on a checked heap (any size, any alignment).
 void* checked_malloc(Heap* heap, size_t size, size_t align, bool zero) noexcept;
 // Called by every free that does not take the fast path, for small, large and huge blocks:

@@ -126,16 +126,6 @@ const Entry kTable[kCount] = {
      kBoolNames},
 };
 
-std::atomic<uint64_t> g_values[kCount] = {
-    kTable[0].default_value,  kTable[1].default_value,  kTable[2].default_value,
-    kTable[3].default_value,  kTable[4].default_value,  kTable[5].default_value,
-    kTable[6].default_value,  kTable[7].default_value,  kTable[8].default_value,
-    kTable[9].default_value,  kTable[10].default_value, kTable[11].default_value,
-    kTable[12].default_value, kTable[13].default_value, kTable[14].default_value,
-    kTable[15].default_value,
-};
-static_assert(kCount == 16, "g_values lists every option");
-
 bool equal(const char* a, size_t a_len, const char* b) {
   for (size_t i = 0; i < a_len; ++i)
     if (b[i] == '\0' || a[i] != b[i]) return false;
@@ -271,9 +261,15 @@ void apply_glibc_tunables(const char* list) {
 
 }  // namespace
 
-uint64_t get(Id id) noexcept {
-  return g_values[static_cast<size_t>(id)].load(std::memory_order_relaxed);
-}
+std::atomic<uint64_t> g_values[kCount] = {
+    kTable[0].default_value,  kTable[1].default_value,  kTable[2].default_value,
+    kTable[3].default_value,  kTable[4].default_value,  kTable[5].default_value,
+    kTable[6].default_value,  kTable[7].default_value,  kTable[8].default_value,
+    kTable[9].default_value,  kTable[10].default_value, kTable[11].default_value,
+    kTable[12].default_value, kTable[13].default_value, kTable[14].default_value,
+    kTable[15].default_value,
+};
+static_assert(kCount == 16, "g_values lists every option");
 
 const Info& info(Id id) noexcept {
   return kTable[static_cast<size_t>(id)].info;

@@ -9,6 +9,7 @@
 // all a tuning knob needs.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -52,7 +53,13 @@ struct Info {
 inline constexpr uint64_t kDefaultTrimThreshold = uint64_t{256} << 20;
 
 void init() noexcept;
-uint64_t get(Id id) noexcept;
+
+// The current values, indexed by Id (options.cpp). Read inline: slow paths read options often.
+extern std::atomic<uint64_t> g_values[static_cast<size_t>(Id::kCount)]
+    __attribute__((visibility("hidden")));
+inline uint64_t get(Id id) noexcept {
+  return g_values[static_cast<size_t>(id)].load(std::memory_order_relaxed);
+}
 const Info& info(Id id) noexcept;
 // Set a value (range-checked, no message). False if out of range.
 bool set(Id id, uint64_t value) noexcept;
