@@ -164,6 +164,9 @@ void* reallocate(void* p, size_t size) noexcept {
         break;
       case PageKind::kHuge:
         if (size > kMaxClassSize && huge_resize_in_place(page, size)) return p;
+        // A private heap tracks its huge blocks by page: those are copied.
+        if (size > usable && page->owner.load(std::memory_order_relaxed) == 0)
+          if (Page* moved = huge_move(page, size)) return moved->start;
         break;
       case PageKind::kFree:
         break;

@@ -239,4 +239,35 @@ bool huge_resize_in_place(Page* page, size_t size) {
   return true;
 }
 
+Page* huge_move(Page* page, size_t size) {
+  if (size > kMaxRequest || secure_mode()) return nullptr;  // secure: guard pages inside
+  Segment* seg = segment_of_page(page);
+  size_t offset = static_cast<size_t>(page->start - reinterpret_cast<uint8_t*>(seg));
+  size_t old_total = offset + page->block_size;
+  size_t total = align_up(offset + size, os::page_size());
+  size_t mapping = total < kSegmentSize ? kSegmentSize : total;
+  if (mapping <= seg->mapping_size) return nullptr;  // huge_resize_in_place's case
+  auto* dest = static_cast<Segment*>(os::reserve_aligned(mapping, kSegmentSize));
+  if (dest == nullptr) return nullptr;
+  size_t old_mapping = seg->mapping_size;
+  segmap::remove(seg);
+  if (!os::remap_fixed(seg, old_mapping, dest, mapping)) {
+    segmap::add(seg);
+    os::release(dest, mapping);
+    return nullptr;
+  }
+  // The header moved with the block: every pointer into it is rebuilt.
+  dest->mapping_size = mapping;
+  Page* moved = &dest->pages[0];
+  for (auto& entry : dest->slice_page) entry = moved;
+  moved->start = reinterpret_cast<uint8_t*>(dest) + offset;
+  moved->block_size = total - offset;
+  os::name_mapping(dest, mapping, "arenalloc-huge");
+  advise_huge_pages(dest, mapping);
+  segmap::add(dest);
+  stats::huge_freed(old_total);
+  stats::huge_allocated(total);
+  return moved;
+}
+
 }  // namespace arenalloc

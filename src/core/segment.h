@@ -109,5 +109,9 @@ Page* huge_alloc(size_t size, size_t align);
 void huge_free(Page* page);
 // Grow or shrink in place within the mapping; false if it does not fit.
 bool huge_resize_in_place(Page* page, size_t size);
+// Grow a huge block by moving its pages, not its bytes (mremap into a new segment-aligned
+// mapping): no copy, and the old and new block are never resident together. Returns the moved
+// block's page, or nullptr (the block is unchanged; the caller copies instead).
+Page* huge_move(Page* page, size_t size);
 
 }  // namespace arenalloc

@@ -177,6 +177,29 @@ TEST(Realloc, KeepsContentsAcrossBigJumps) {
   }
 }
 
+// Huge blocks grow by moving their pages (mremap) once they outgrow their mapping: the first
+// and last pages written before each step read back after it.
+TEST(Realloc, HugeBlockGrowsAndShrinksKeepingContents) {
+  size_t n = size_t(40) << 20;
+  auto* p = static_cast<unsigned char*>(std::malloc(Opaque(n)));
+  ASSERT_NE(p, nullptr);
+  Fill(p, 4096, 7);
+  Fill(p + n - 4096, 4096, 8);
+  for (size_t next : {size_t(100) << 20, size_t(200) << 20, size_t(50) << 20, size_t(90) << 20}) {
+    auto* q = static_cast<unsigned char*>(std::realloc(p, Opaque(next)));
+    ASSERT_NE(q, nullptr);
+    ASSERT_GE(malloc_usable_size(q), next);
+    EXPECT_EQ(FirstMismatch(q, 4096, 7), 4096u) << next;
+    if (next >= n) {
+      EXPECT_EQ(FirstMismatch(q + n - 4096, 4096, 8), 4096u) << next;
+    }
+    p = q;
+    n = next;
+    Fill(p + n - 4096, 4096, 8);
+  }
+  std::free(p);
+}
+
 TEST(Realloc, HugeRequestFailsAndKeepsOriginal) {
   for (size_t n : {size_t(100), size_t(100000), size_t(20) << 20}) {
     auto* p = static_cast<unsigned char*>(std::malloc(n));

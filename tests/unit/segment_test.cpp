@@ -1,6 +1,7 @@
 #include "core/segment.h"
 
 #include "core/page_map.h"
+#include "os/os.h"
 
 #include <gtest/gtest.h>
 
@@ -121,6 +122,36 @@ TEST(PageMap, MirrorsSlicePagesAndMissesEverythingElse) {
   uint8_t* start = huge->start;
   huge_free(huge);
   EXPECT_EQ(page_map::lookup(start), nullptr);
+}
+
+TEST(Huge, MoveKeepsContentsAndAlignmentAndForgetsTheOldMapping) {
+  page_map::init();
+  for (size_t align : {size_t{16}, size_t{1} << 20}) {
+    Page* page = huge_alloc(40u << 20, align);
+    ASSERT_NE(page, nullptr);
+    uint8_t* old_start = page->start;
+    std::memset(old_start, 0x11, 4096);
+    std::memset(old_start + (40u << 20) - 4096, 0x22, 4096);
+    EXPECT_EQ(huge_move(page, 20u << 20), nullptr) << "fits the mapping: resize in place instead";
+    uint64_t mremaps = os::syscall_counts().mremap;
+    Page* moved = huge_move(page, 100u << 20);
+    ASSERT_NE(moved, nullptr);
+    EXPECT_EQ(os::syscall_counts().mremap, mremaps + 1) << "pages moved, not copied";
+    EXPECT_EQ(moved->kind, PageKind::kHuge);
+    EXPECT_GE(moved->block_size, 100u << 20);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(moved->start) % align, 0u);
+    EXPECT_EQ(moved->start[0], 0x11);
+    EXPECT_EQ(moved->start[4095], 0x11);
+    EXPECT_EQ(moved->start[(40u << 20) - 1], 0x22);
+    moved->start[(100u << 20) - 1] = 0x33;  // the new tail is mapped
+    EXPECT_EQ(page_map::lookup(moved->start), moved);
+    EXPECT_EQ(page_of(segment_of(moved->start), moved->start), moved);
+    EXPECT_TRUE(segmap::contains(moved->start));
+    if (old_start != moved->start) {
+      EXPECT_FALSE(segmap::contains(old_start));
+    }
+    huge_free(moved);
+  }
 }
 
 TEST(Huge, ResizeInPlaceWithinTheMapping) {
