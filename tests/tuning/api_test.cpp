@@ -204,24 +204,25 @@ TEST_F(Tuning, LargeBlockThatFitsNoDirtyRunPurgesAQuarterOfItsSize) {
 // a program swinging between a peak and a trough would purge and fault back in at every swing.
 // A threshold that was set is applied at every free (MalloptTrimThresholdAndTopPad).
 TEST_F(Tuning, ForcedPurgeAtTheDefaultThresholdBacksOff) {
-  ASSERT_EQ(arenalloc_option_set("purge_delay", "100000"), 0);
+  ASSERT_EQ(arenalloc_option_set("purge_delay", "100000"), 0);  // no purge by the delay
   ASSERT_EQ(Get("trim_threshold"), std::to_string(256 * kMiB));
   malloc_trim(0);
   constexpr int kBlocks = 288;  // 288 MiB, above the 256 MiB threshold; never touched
   std::vector<void*> blocks(kBlocks);
-  auto swing = [&] {
-    for (void*& p : blocks) ASSERT_NE(p = malloc(Opaque<size_t>(kMiB)), nullptr);
+  auto swing = [&] {  // bytes purged meanwhile
+    uint64_t before = StatsJson().U64("bytes_purged");
+    for (void*& p : blocks) EXPECT_NE(p = malloc(Opaque<size_t>(kMiB)), nullptr);
     for (void* p : blocks) free(p);
+    return StatsJson().U64("bytes_purged") - before;
   };
-  swing();
-  uint64_t first = StatsJson().U64("bytes_dirty");
-  EXPECT_LT(first, 200 * kMiB) << "the first time the limit is passed, it purges at once";
-  swing();
-  uint64_t second = StatsJson().U64("bytes_dirty");
-  EXPECT_GE(second, 280 * kMiB) << "the second time, within a purge delay, it waits";
+  uint64_t first = swing();
+  EXPECT_GE(first, kMiB / 2) << "the first time the limit is passed, it purges down to it";
+  EXPECT_LE(first, 40 * kMiB) << "and not below it";
+  EXPECT_LE(StatsJson().U64("bytes_dirty"), 300 * kMiB);
+  EXPECT_EQ(swing(), 0u) << "the second time, within a purge delay, it waits";
   EXPECT_EQ(mallopt(M_TRIM_THRESHOLD, 255 << 20), 1);
-  swing();
-  EXPECT_LT(StatsJson().U64("bytes_dirty"), 200 * kMiB) << "a threshold that was set never waits";
+  EXPECT_GE(swing(), 30 * kMiB) << "a threshold that was set never waits";
+  EXPECT_LE(StatsJson().U64("bytes_dirty"), 256 * kMiB);
 }
 
 TEST_F(Tuning, MalloptMmapMaxZeroKeepsBigBlocksInSegments) {
