@@ -94,10 +94,14 @@ size_t dirty_limit() {
 std::atomic<uint64_t> g_forced_purge_ms{0};
 std::atomic<uint32_t> g_forced_backoff{1};
 
+bool default_trim_threshold() {
+  return options::get(options::Id::kTrimThreshold) == options::kDefaultTrimThreshold;
+}
+
 bool too_much_dirty(uint64_t now) {
   if ((g_dirty_slices.load(std::memory_order_relaxed) << kSliceShift) <= dirty_limit())
     return false;
-  if (options::get(options::Id::kTrimThreshold) != options::kDefaultTrimThreshold) return true;
+  if (!default_trim_threshold()) return true;
   uint64_t last = g_forced_purge_ms.load(std::memory_order_relaxed);
   uint32_t backoff = g_forced_backoff.load(std::memory_order_relaxed);
   uint64_t wait = backoff * options::purge_delay_ms();
@@ -314,15 +318,16 @@ void release_slices(Arena* arena, Segment* seg, size_t first, size_t count) {
   mark_released(arena, seg, first, count, now);
   size_t top_pad = options::get(options::Id::kTopPad);
   if (too_much_dirty(now)) {
-    // Purge so that the arenas together keep the limit, and so the process as a whole stays
-    // under it. Not less: the dirty slices left over from a fall are scattered between pages in
-    // use, one madvise call per run, and the backoff above already keeps the next frees from
-    // purging again at once (random_sizes 4000000 2: 230-237 madvise calls with half the limit
-    // kept, 23-25 with the limit).
+    // Purge so that the arenas together keep the limit (the process as a whole stays under it),
+    // or half of it where the threshold was set and there is no backoff: the next frees then do
+    // not purge again at once. Not less at the default: the dirty slices left over from a fall
+    // are scattered between pages in use, one madvise call per run, and the backoff already
+    // spaces the forced purges out (random_sizes 4000000 2: 230-237 madvise calls with half the
+    // limit kept, 23-25 with the limit).
     size_t others = (g_dirty_slices.load(std::memory_order_relaxed) - arena->dirty_slices)
                     << kSliceShift;
-    size_t limit = dirty_limit();
-    size_t keep = others < limit ? limit - others : 0;
+    size_t target = default_trim_threshold() ? dirty_limit() : dirty_limit() / 2;
+    size_t keep = others < target ? target - others : 0;
     maintain_locked(arena, now, true, keep > top_pad ? keep : top_pad);
   } else if (now >= arena->next_maintenance_ms.load(std::memory_order_relaxed)) {
     maintain_locked(arena, now, false, top_pad);
