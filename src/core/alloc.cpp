@@ -19,12 +19,15 @@ void* out_of_memory() {
   return nullptr;
 }
 
-// The page of a block the program hands back to us, or nullptr after reporting it.
+// Whether p starts a block of the page: the free path's multiply test for small pages.
 bool is_block_start(const Page* page, const void* p) {
   return page->kind == PageKind::kSmall ? small_page_block_start(page, p)
                                         : page_is_block_start(page, p);
 }
 
+// The page of a block the program hands back to us, or nullptr after reporting it. The page map
+// answers in one load; the segment map where it cannot (a map that could not be reserved or
+// made writable, see page_map.h).
 Page* owned_page(const void* p, const char* op) {
   Page* page = page_map::lookup(p);
   if (page == nullptr) page = find_page(p);
