@@ -41,8 +41,7 @@ size_t g_chunk_left = 0;
 constexpr size_t kHeapChunk = 256 * 1024;
 constexpr size_t kHeapStride = align_up(sizeof(Heap), 64);
 
-Heap* heap_pool_take() {
-  LockGuard guard(g_heaps_lock);
+Heap* heap_pool_pop() {
   if (Heap* h = g_free_heaps) {
     g_free_heaps = h->next_free;
     return h;
@@ -57,6 +56,20 @@ Heap* heap_pool_take() {
   g_chunk += kHeapStride;
   g_chunk_left -= kHeapStride;
   if (g_all_count < sizeof(g_all_heaps) / sizeof(g_all_heaps[0])) g_all_heaps[g_all_count++] = h;
+  return h;
+}
+
+// A heap for a new thread, with its arena. The arena is chosen under the pool's lock: fork_prepare
+// holds it while it locks the arenas in use, so no arena can come into use between the prepare
+// handler's locking and the parent's unlocking (which would unlock a lock it never took).
+Heap* heap_pool_take() {
+  LockGuard guard(g_heaps_lock);
+  Heap* h = heap_pool_pop();
+  if (h == nullptr) return nullptr;
+  // A recycled heap keeps its arena: a new generation of threads reuses the memory (and adopts
+  // the abandoned pages) of the one before instead of spreading over fresh arenas.
+  if (h->arena == nullptr || arena_index(h->arena) >= arena_count())
+    h->arena = arena_for_new_heap();
   return h;
 }
 
@@ -141,10 +154,6 @@ Heap* heap_for_thread() noexcept {
   Heap* h = heap_pool_take();
   if (h == nullptr) return nullptr;
   heap_reset_lists(h);
-  // A recycled heap keeps its arena: a new generation of threads reuses the memory (and adopts
-  // the abandoned pages) of the one before instead of spreading over fresh arenas.
-  if (h->arena == nullptr || arena_index(h->arena) >= arena_count())
-    h->arena = arena_for_new_heap();
   h->thread_id = os::thread_id();
   h->checked = checking_wanted();
   h->is_private = 0;
