@@ -3,6 +3,7 @@
 
 #include <bit>
 
+#include "core/checked.h"
 #include "core/heap.h"
 #include "core/page_map.h"
 #include "diag/options.h"
@@ -516,7 +517,7 @@ void arena_discard_all(Arena* arena, bool keep_segments) {
   Segment* seg = arena->segments;
   while (seg != nullptr) {
     Segment* following = seg->next;
-    if (options::get(options::Id::kDebug) != 0) {
+    if (debug_mode()) {
       // Debug mode ends large blocks with a PROT_NONE page (core/checked.h): give it back
       // before the slices are reused.
       for (size_t i = kFirstUsableSlice; i < kSlicesPerSegment; ++i) {
