@@ -299,83 +299,82 @@ static int free_wild_in_segment(void) {
   return 0;
 }
 
-static int realloc_invalid(void* p) {
+/* A pointer arenalloc never returned, handed to a call that must report it: the pointer and the
+ * thread first, then (under warn and ignore) that the program went on and what it returned. */
+static int probe_invalid(void* p, void (*call)(void*)) {
   kv_p("ptr", p);
   kv_tid("tid");
+  call(p);
+  return 0;
+}
+
+static void call_realloc(void* p) {
   void* q = realloc(hide(p), 100);
   emit("continued=1\n");
   kv_p("result", q);
-  return 0;
 }
 
-static int realloc_stack(void) {
-  char buf[64];
-  memset(buf, 1, sizeof buf);
-  return realloc_invalid(buf);
-}
-
-static int realloc_interior(void) {
-  char* p = malloc(64);
-  int rc = realloc_invalid(p + 16);
-  free(p);
-  return rc;
-}
-
-static int realloc_freed(void) {
-  void* p = malloc(300 * 1024);
-  free(p);
-  return realloc_invalid(p);
-}
-
-static int usable_invalid(void* p) {
-  kv_p("ptr", p);
-  kv_tid("tid");
+static void call_usable(void* p) {
   size_t n = malloc_usable_size(hide(p));
   emit("continued=1\n");
   kv_u("result", n);
-  return 0;
 }
 
-static int usable_stack(void) {
+/* arenalloc_resize and arenalloc_usable_size. */
+static void call_resize(void* p) {
+  size_t n = RESIZE(hide(p), 100, 0);
+  emit("continued=1\n");
+  kv_u("result", n);
+}
+
+static void call_ext_usable(void* p) {
+  size_t n = USABLE(hide(p));
+  emit("continued=1\n");
+  kv_u("result", n);
+}
+
+static int on_stack(void (*call)(void*)) {
   char buf[64];
   memset(buf, 1, sizeof buf);
-  return usable_invalid(buf);
+  return probe_invalid(buf, call);
 }
 
-static int usable_interior(void) {
+static int interior(void (*call)(void*)) {
   char* p = malloc(64);
-  int rc = usable_invalid(p + 16);
+  int rc = probe_invalid(p + 16, call);
   free(p);
   return rc;
 }
 
-static int usable_freed(void) {
+static int already_freed(void (*call)(void*)) {
   void* p = malloc(300 * 1024);
   free(p);
-  return usable_invalid(p);
+  return probe_invalid(p, call);
 }
 
-/* arenalloc_resize and arenalloc_usable_size of an address on the stack. */
+static int realloc_stack(void) {
+  return on_stack(call_realloc);
+}
+static int realloc_interior(void) {
+  return interior(call_realloc);
+}
+static int realloc_freed(void) {
+  return already_freed(call_realloc);
+}
+static int usable_stack(void) {
+  return on_stack(call_usable);
+}
+static int usable_interior(void) {
+  return interior(call_usable);
+}
+static int usable_freed(void) {
+  return already_freed(call_usable);
+}
 static int resize_stack(void) {
-  char buf[64];
-  memset(buf, 1, sizeof buf);
-  kv_p("ptr", buf);
-  kv_tid("tid");
-  size_t n = RESIZE(hide(buf), 100, 0);
-  emit("continued=1\n");
-  kv_u("result", n);
-  return 0;
+  return on_stack(call_resize);
 }
-
 static int ext_usable_stack(void) {
-  char buf[64];
-  memset(buf, 1, sizeof buf);
-  kv_p("ptr", buf);
-  kv_tid("tid");
-  size_t n = USABLE(hide(buf));
-  emit("continued=1\n");
-  kv_u("result", n);
-  return 0;
+  return on_stack(call_ext_usable);
 }
 
 /* ---- sized frees ---- */
