@@ -627,32 +627,41 @@ struct Valgrind {
     if (!(vg).Missing().empty()) GTEST_SKIP() << (vg).Missing(); \
   } while (0)
 
+// What memcheck must say of each program, however it learns of the blocks (the two suites below).
+void ExpectLeakFound(const Result& r) {
+  EXPECT_TRUE(r.Exited(99)) << r.Describe();
+  EXPECT_NE(r.err.find("definitely lost: 100 bytes in 1 blocks"), std::string::npos)
+      << r.Describe();
+}
+void ExpectReadOfFreedFound(const Result& r) {
+  EXPECT_TRUE(r.Exited(99)) << r.Describe();
+  EXPECT_NE(r.err.find("Invalid read of size 1"), std::string::npos) << r.Describe();
+}
+void ExpectNoErrors(const Result& r) {
+  EXPECT_TRUE(r.Exited(0)) << r.Describe();
+  EXPECT_NE(r.err.find("ERROR SUMMARY: 0 errors"), std::string::npos) << r.Describe();
+}
+
 // With valgrind's default options, memcheck replaces the malloc family it finds in the program
 // (valgrind 3.19 redirects malloc in whichever object defines it): these runs check that a
 // program linked to arenalloc-valgrind is diagnosed as with glibc.
 TEST(Valgrind, LeakIsDefinitelyLost) {
   Valgrind vg;
   SKIP_WITHOUT_VALGRIND(vg);
-  Result r = vg.Run("leak");
-  EXPECT_TRUE(r.Exited(99)) << r.Describe();
-  EXPECT_NE(r.err.find("definitely lost: 100 bytes in 1 blocks"), std::string::npos)
-      << r.Describe();
+  ExpectLeakFound(vg.Run("leak"));
 }
 
 TEST(Valgrind, ReadOfFreedMemory) {
   Valgrind vg;
   SKIP_WITHOUT_VALGRIND(vg);
-  Result r = vg.Run("read_freed");
-  EXPECT_TRUE(r.Exited(99)) << r.Describe();
-  EXPECT_NE(r.err.find("Invalid read of size 1"), std::string::npos) << r.Describe();
+  ExpectReadOfFreedFound(vg.Run("read_freed"));
 }
 
 TEST(Valgrind, CleanProgramHasNoErrors) {
   Valgrind vg;
   SKIP_WITHOUT_VALGRIND(vg);
   Result r = vg.Run("clean");
-  EXPECT_TRUE(r.Exited(0)) << r.Describe();
-  EXPECT_NE(r.err.find("ERROR SUMMARY: 0 errors"), std::string::npos) << r.Describe();
+  ExpectNoErrors(r);
   EXPECT_NE(r.out.find("clean done"), std::string::npos) << r.Describe();
 }
 
@@ -665,8 +674,7 @@ TEST(ValgrindClientRequests, ReadOfFreedMemory) {
   Valgrind vg;
   SKIP_WITHOUT_VALGRIND(vg);
   Result r = vg.Run("read_freed", kKeepArenalloc);
-  EXPECT_TRUE(r.Exited(99)) << r.Describe();
-  EXPECT_NE(r.err.find("Invalid read of size 1"), std::string::npos) << r.Describe();
+  ExpectReadOfFreedFound(r);
   EXPECT_NE(r.err.find("free (in " ), std::string::npos) << r.Describe();
   EXPECT_NE(r.err.find("libarenalloc"), std::string::npos)
       << "arenalloc's free must be the one that ran\n" << r.Describe();
@@ -675,18 +683,13 @@ TEST(ValgrindClientRequests, ReadOfFreedMemory) {
 TEST(ValgrindClientRequests, LeakIsDefinitelyLost) {
   Valgrind vg;
   SKIP_WITHOUT_VALGRIND(vg);
-  Result r = vg.Run("leak", kKeepArenalloc);
-  EXPECT_TRUE(r.Exited(99)) << r.Describe();
-  EXPECT_NE(r.err.find("definitely lost: 100 bytes in 1 blocks"), std::string::npos)
-      << r.Describe();
+  ExpectLeakFound(vg.Run("leak", kKeepArenalloc));
 }
 
 TEST(ValgrindClientRequests, CleanProgramHasNoErrors) {
   Valgrind vg;
   SKIP_WITHOUT_VALGRIND(vg);
-  Result r = vg.Run("clean", kKeepArenalloc);
-  EXPECT_TRUE(r.Exited(0)) << r.Describe();
-  EXPECT_NE(r.err.find("ERROR SUMMARY: 0 errors"), std::string::npos) << r.Describe();
+  ExpectNoErrors(vg.Run("clean", kKeepArenalloc));
 }
 
 }  // namespace
