@@ -91,8 +91,8 @@ TEST(CoreApi, LiveBlocksDoNotOverlap) {
   std::vector<Live> live;
   for (int round = 0; round < 4; ++round) {
     for (int i = 0; i < 6000; ++i) {
-      size_t n = r.one_in(200) ? r.size(128 * KiB, 4 * MiB) : r.small_skewed();
-      void* p = r.one_in(4) ? alloc_aligned(n, size_t{16} << r.below(10)) : alloc(n);
+      size_t n = r.OneIn(200) ? r.LogUniform(128 * KiB, 4 * MiB) : r.SmallSkewed();
+      void* p = r.OneIn(4) ? alloc_aligned(n, size_t{16} << r.Below(10)) : alloc(n);
       ASSERT_NE(p, nullptr);
       live.push_back({static_cast<uint8_t*>(p), usable_size(p)});
       ASSERT_GE(live.back().usable, n);
@@ -192,7 +192,7 @@ TEST(CoreApi, ReallocateKeepsContents) {
     void* p = reallocate(nullptr, chain[0]);
     ASSERT_NE(p, nullptr);
     size_t have = chain[0];
-    uint64_t seed = r.next();
+    uint64_t seed = r.Next();
     auto fill = [&](void* q, size_t n) {
       auto* b = static_cast<uint8_t*>(q);
       for (size_t i = 0; i < n; i += (i < 256 * KiB ? 1 : 4093))
@@ -216,7 +216,7 @@ TEST(CoreApi, ReallocateKeepsContents) {
       EXPECT_EQ(check(q, kept), SIZE_MAX) << have << " -> " << n << " lost data";
       p = q;
       have = n;
-      seed = r.next();
+      seed = r.Next();
       fill(p, have);
     }
     for (void* b : blockers) dealloc(b);

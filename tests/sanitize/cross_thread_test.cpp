@@ -78,18 +78,18 @@ TEST_F(CrossThread, ProducerConsumer) {
       Rng r(p + 1);
       std::vector<void*> local;
       for (size_t i = 0; i < per_producer; ++i) {
-        void* b = san::make_block(r, r.small_skewed(), r.next());
+        void* b = san::make_block(r, r.SmallSkewed(), r.Next());
         if (b == nullptr) break;
-        if (r.one_in(4)) {
+        if (r.OneIn(4)) {
           local.push_back(b);
           if (local.size() > 64) {
-            size_t k = r.below(local.size());
+            size_t k = r.Below(local.size());
             san::release_block(r, local[k], "producer local");
             local[k] = local.back();
             local.pop_back();
           }
         } else {
-          rings[p * kConsumers + r.below(kConsumers)]->push_wait(b);
+          rings[p * kConsumers + r.Below(kConsumers)]->push_wait(b);
         }
       }
       for (void* b : local) san::release_block(r, b, "producer local");
@@ -148,7 +148,7 @@ TEST_F(CrossThread, FullPagesDelayedFree) {
             san::fail("alloc(%zu) failed", size);
             break;
           }
-          san::stamp(b, size, r.next());
+          san::stamp(b, size, r.Next());
           batch.push_back(b);
         }
         for (size_t i = 0; i < batch.size(); ++i) {
@@ -217,15 +217,15 @@ TEST_F(CrossThread, AbandonedPagesFreedAndAdopted) {
         Rng r(wave * 100 + d);
         std::vector<void*> blocks;
         for (size_t i = 0; i < per_thread; ++i) {
-          size_t n = r.small_skewed();
-          if (r.one_in(300)) n = r.size(128 * 1024 + 1, 2 << 20);            // large
-          if (i == per_thread / 2 && d == 0) n = r.size(8 << 20, 10 << 20);  // huge
-          void* b = san::make_block(r, n, r.next());
+          size_t n = r.SmallSkewed();
+          if (r.OneIn(300)) n = r.LogUniform(128 * 1024 + 1, 2 << 20);             // large
+          if (i == per_thread / 2 && d == 0) n = r.LogUniform(8 << 20, 10 << 20);  // huge
+          void* b = san::make_block(r, n, r.Next());
           if (b != nullptr) blocks.push_back(b);
         }
         std::vector<void*>& keep = left[d];
         for (void* b : blocks) {
-          if (r.one_in(2))
+          if (r.OneIn(2))
             keep.push_back(b);
           else
             rings[d]->push_wait(b);
@@ -278,7 +278,7 @@ TEST_F(CrossThread, AbandonedPagesFreedAndAdopted) {
         Rng r(wave * 57 + a);
         std::vector<void*> mine;
         while (freers_left.load(std::memory_order_acquire) != 0 || mine.size() < 1500) {
-          void* b = san::make_block(r, r.small_skewed(), r.next());
+          void* b = san::make_block(r, r.SmallSkewed(), r.Next());
           if (b == nullptr) break;
           mine.push_back(b);
           if (mine.size() > 3000) break;
@@ -322,17 +322,17 @@ TEST_F(CrossThread, LargeAndHugeBlocks) {
       Rng r(700 + i);
       for (size_t k = 0; k < per_producer; ++k) {
         size_t n;
-        unsigned pick = static_cast<unsigned>(r.below(100));
+        unsigned pick = static_cast<unsigned>(r.Below(100));
         if (pick < 60)
-          n = r.size(128 * 1024 + 1, (8 << 20) - 1);
+          n = r.LogUniform(128 * 1024 + 1, (8 << 20) - 1);
         else if (pick < 85)
-          n = r.size(8 << 20, 20 << 20);
+          n = r.LogUniform(8 << 20, 20 << 20);
         else
-          n = r.small_skewed();
-        void* b = san::make_block(r, n, r.next());
+          n = r.SmallSkewed();
+        void* b = san::make_block(r, n, r.Next());
         if (b == nullptr) break;
-        if (r.one_in(3)) {  // resize on the allocating side too
-          size_t m = r.one_in(2) ? n + r.size(1, 4 << 20) : n / 2 + 16;
+        if (r.OneIn(3)) {  // resize on the allocating side too
+          size_t m = r.OneIn(2) ? n + r.LogUniform(1, 4 << 20) : n / 2 + 16;
           void* q = arenalloc::reallocate(b, m);
           if (q == nullptr) {
             san::fail("reallocate(%zu -> %zu) failed", n, m);
@@ -340,7 +340,7 @@ TEST_F(CrossThread, LargeAndHugeBlocks) {
             continue;
           }
           san::verify(q, "producer realloc", std::min(n, m));
-          san::stamp(q, m, r.next());
+          san::stamp(q, m, r.Next());
           b = q;
         }
         rings[i]->push_wait(b);
@@ -365,10 +365,10 @@ TEST_F(CrossThread, ThreadChurnSharedSlots) {
   auto body = [&](size_t id) {
     Rng r(id * 13 + 5);
     for (size_t i = 0; i < ops; ++i) {
-      size_t n = r.small_skewed();
-      if (r.one_in(500)) n = r.size(128 * 1024 + 1, 1 << 20);
-      void* mine = r.one_in(5) ? nullptr : san::make_block(r, n, r.next());
-      void* old = slots[r.below(kSlots)].exchange(mine, std::memory_order_acq_rel);
+      size_t n = r.SmallSkewed();
+      if (r.OneIn(500)) n = r.LogUniform(128 * 1024 + 1, 1 << 20);
+      void* mine = r.OneIn(5) ? nullptr : san::make_block(r, n, r.Next());
+      void* old = slots[r.Below(kSlots)].exchange(mine, std::memory_order_acq_rel);
       if (old != nullptr) san::release_block(r, old, "churn");
     }
   };
@@ -418,10 +418,10 @@ TEST_F(CrossThread, CheckedHeapToggledWhileFreed) {
       arenalloc::options::set(arenalloc::options::Id::kPerturb, on ? 0xA5 : 0);
       arenalloc::heap_set_checked(arenalloc::tls_heap, arenalloc::checking_wanted());
       for (int i = 0; i < 300; ++i) {
-        size_t n = k % 3 == 0 ? 48 : r.small_skewed();
-        void* b = san::make_block(r, n, r.next());
+        size_t n = k % 3 == 0 ? 48 : r.SmallSkewed();
+        void* b = san::make_block(r, n, r.Next());
         if (b == nullptr) break;
-        if (r.one_in(3))
+        if (r.OneIn(3))
           mine.push_back(b);
         else
           ring->push_wait(b);

@@ -20,8 +20,8 @@ using san::Rng;
 class PrivateHeaps : public san::LeakCheckedTest {};
 
 void* heap_block(arenalloc::PrivateHeap* h, Rng& r, size_t n, uint64_t seed) {
-  size_t align = r.one_in(4) ? size_t{16} << r.below(8) : 0;
-  bool zero = r.one_in(4);
+  size_t align = r.OneIn(4) ? size_t{16} << r.Below(8) : 0;
+  bool zero = r.OneIn(4);
   void* p = arenalloc::private_heap_alloc(h, n, align, zero);
   if (p == nullptr) {
     san::fail("private_heap_alloc(%zu, %zu) failed", n, align);
@@ -54,14 +54,14 @@ TEST_F(PrivateHeaps, SharedByThreads) {
       threads.emplace_back([&, t] {
         Rng r(round * 10 + t);
         for (int i = 0; i < 1500; ++i) {
-          size_t n = r.small_skewed();
-          if (r.one_in(200)) n = r.size(128 * 1024 + 1, 2 << 20);
-          if (r.one_in(1500)) n = r.size(8 << 20, 9 << 20);
-          void* mine = r.one_in(6) ? nullptr : heap_block(h, r, n, r.next());
-          void* old = slots[r.below(kSlots)].exchange(mine, std::memory_order_acq_rel);
+          size_t n = r.SmallSkewed();
+          if (r.OneIn(200)) n = r.LogUniform(128 * 1024 + 1, 2 << 20);
+          if (r.OneIn(1500)) n = r.LogUniform(8 << 20, 9 << 20);
+          void* mine = r.OneIn(6) ? nullptr : heap_block(h, r, n, r.Next());
+          void* old = slots[r.Below(kSlots)].exchange(mine, std::memory_order_acq_rel);
           if (old == nullptr) continue;
           if (san::verify(old, "private heap block") == 0) continue;
-          if (r.one_in(2))
+          if (r.OneIn(2))
             arenalloc::dealloc(old);  // free(): a remote free onto the heap's page
           else
             arenalloc::private_heap_free(h, old);  // the heap's own free, under its lock
@@ -73,7 +73,7 @@ TEST_F(PrivateHeaps, SharedByThreads) {
       Rng r(round + 99);
       std::vector<void*> v;
       for (int i = 0; i < 3000; ++i) {
-        v.push_back(san::make_block(r, r.small_skewed(), r.next()));
+        v.push_back(san::make_block(r, r.SmallSkewed(), r.Next()));
         if (v.size() > 100) {
           san::release_block(r, v.front(), "own heap");
           v.erase(v.begin());
@@ -93,7 +93,7 @@ TEST_F(PrivateHeaps, SharedByThreads) {
     if (round % 3 == 1) {
       arenalloc::private_heap_reset(h);
       Rng r(round + 5);
-      for (int i = 0; i < 500; ++i) heap_block(h, r, r.small_skewed(), r.next());
+      for (int i = 0; i < 500; ++i) heap_block(h, r, r.SmallSkewed(), r.Next());
     }
     arenalloc::private_heap_destroy(h);
     if (san::g_errors.load() != 0) break;

@@ -21,35 +21,19 @@
 
 #include "core/alloc.h"
 #include "diag/stats.h"
+#include "rng.h"
 
 namespace san {
 
-// splitmix64.
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull) {}
-  uint64_t next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  size_t below(size_t n) { return static_cast<size_t>(next() % n); }
-  bool one_in(unsigned n) { return next() % n == 0; }
-  // Log-uniform in [lo, hi].
-  size_t size(size_t lo, size_t hi) {
-    int lo_bits = 63 - __builtin_clzll(lo), hi_bits = 63 - __builtin_clzll(hi);
-    int bits = lo_bits + static_cast<int>(below(static_cast<size_t>(hi_bits - lo_bits + 1)));
-    size_t base = size_t{1} << bits;
-    size_t n = base + below(base);
-    return n < lo ? lo : n > hi ? hi : n;
-  }
+// The shared generator, plus the size mix these tests allocate.
+struct Rng : testcommon::Rng {
+  using testcommon::Rng::Rng;
   // Mostly small, some medium, a few up to the largest size class.
-  size_t small_skewed() {
-    unsigned r = static_cast<unsigned>(below(100));
-    if (r < 75) return size(16, 512);
-    if (r < 95) return size(513, 16384);
-    return size(16385, 128 * 1024);
+  size_t SmallSkewed() {
+    unsigned r = static_cast<unsigned>(Below(100));
+    if (r < 75) return LogUniform(16, 512);
+    if (r < 95) return LogUniform(513, 16384);
+    return LogUniform(16385, 128 * 1024);
   }
 };
 
@@ -165,10 +149,10 @@ enum class How { kAlloc, kZeroed, kAligned, kRealloc };
 inline void* make_block(Rng& r, size_t n, uint64_t seed) {
   void* p = nullptr;
   size_t align = 16;
-  switch (r.below(8)) {
+  switch (r.Below(8)) {
     case 0: {
-      p = n % 16 == 0 && r.one_in(2) ? arenalloc::alloc_zeroed(n / 16, 16)
-                                     : arenalloc::alloc_zeroed(1, n);
+      p = n % 16 == 0 && r.OneIn(2) ? arenalloc::alloc_zeroed(n / 16, 16)
+                                    : arenalloc::alloc_zeroed(1, n);
       if (p != nullptr) {
         const auto* b = static_cast<const uint8_t*>(p);
         for (size_t i = 0; i < n && i < kFullFill; ++i)
@@ -180,12 +164,12 @@ inline void* make_block(Rng& r, size_t n, uint64_t seed) {
       break;
     }
     case 1:
-      align = size_t{16} << r.below(9);                          // 16 .. 4096
-      if (r.one_in(16)) align = size_t{1} << (13 + r.below(6));  // 8 KiB .. 256 KiB
+      align = size_t{16} << r.Below(9);                         // 16 .. 4096
+      if (r.OneIn(16)) align = size_t{1} << (13 + r.Below(6));  // 8 KiB .. 256 KiB
       p = arenalloc::alloc_aligned(n, align);
       break;
     case 2: {  // grown or shrunk into place by reallocate
-      size_t first = r.small_skewed();
+      size_t first = r.SmallSkewed();
       p = arenalloc::alloc(first);
       if (p != nullptr) {
         stamp(p, first < kMinBlock ? kMinBlock : first, seed ^ 1);
@@ -211,8 +195,8 @@ inline void* make_block(Rng& r, size_t n, uint64_t seed) {
 inline void release_block(Rng& r, void* p, const char* where) {
   size_t n = verify(p, where);
   if (n == 0) return;  // reported; leak it rather than free garbage
-  if (r.one_in(8)) {
-    size_t m = r.one_in(2) ? n / 2 + kMinBlock : n * 2 + r.below(64);
+  if (r.OneIn(8)) {
+    size_t m = r.OneIn(2) ? n / 2 + kMinBlock : n * 2 + r.Below(64);
     void* q = arenalloc::reallocate(p, m);
     if (q == nullptr) {
       fail("%s: reallocate(%p, %zu) failed", where, p, m);

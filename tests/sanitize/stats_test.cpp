@@ -35,10 +35,10 @@ TEST(Statistics, SnapshotWhileThreadsAllocate) {
       Rng r(t + 500);
       std::vector<void*> v;
       for (size_t i = 0; i < san::scaled(6000); ++i) {
-        size_t n = r.one_in(100) ? r.size(128 * 1024 + 1, 1 << 20) : r.small_skewed();
-        v.push_back(san::make_block(r, n, r.next()));
+        size_t n = r.OneIn(100) ? r.LogUniform(128 * 1024 + 1, 1 << 20) : r.SmallSkewed();
+        v.push_back(san::make_block(r, n, r.Next()));
         if (v.size() > 200) {
-          size_t k = r.below(v.size());
+          size_t k = r.Below(v.size());
           san::release_block(r, v[k], "stats worker");
           v[k] = v.back();
           v.pop_back();

@@ -88,7 +88,7 @@ TEST(CrossThread, ProducerConsumer) {
           }
           // Sometimes grow or shrink a malloc'd block in the foreign thread.
           if (bi.kind == kMalloc && r.OneIn(16)) {
-            size_t n2 = RandomSize(r, 16, 70000);
+            size_t n2 = r.LogUniform(16, 70000);
             void* q = std::realloc(p, n2);
             if (q == nullptr) {
               Fail("consumer: realloc failed");
@@ -133,7 +133,7 @@ TEST(CrossThread, ProducerConsumer) {
       Rng r(t + 1);
       std::vector<void*> batch;
       for (int i = 0; i < kBlocksPerProducer; ++i) {
-        size_t n = RandomSize(r, 16, 64 << 10);
+        size_t n = r.LogUniform(16, 64 << 10);
         Kind kind = r.OneIn(4) ? Kind(r.Below(kKinds)) : kMalloc;
         batch.push_back(AllocBlock(r, n, kind, (uint64_t(t) << 32) | uint64_t(i)));
         if (batch.size() == kBatch) {
@@ -172,7 +172,7 @@ TEST(CrossThread, LarsonExchange) {
     Rng r(7);
     for (int t = 0; t < kThreads; ++t)
       for (int s = 0; s < kSlots; ++s)
-        slots[t][s] = AllocBlock(r, RandomSize(r, 16, 2048), kMalloc, uint64_t(t * kSlots + s));
+        slots[t][s] = AllocBlock(r, r.LogUniform(16, 2048), kMalloc, uint64_t(t * kSlots + s));
   }
   auto start = std::chrono::steady_clock::now();
   std::atomic<size_t> ops{0};
@@ -198,7 +198,7 @@ TEST(CrossThread, LarsonExchange) {
             ReleaseBlock(r, slot, bi);
             slot = nullptr;
           }
-          size_t n = r.OneIn(64) ? RandomSize(r, 4096, 128 << 10) : RandomSize(r, 16, 1024);
+          size_t n = r.OneIn(64) ? r.LogUniform(4096, 128 << 10) : r.LogUniform(16, 1024);
           Kind kind = r.OneIn(8) ? Kind(r.Below(kKinds)) : kMalloc;
           slot = AllocBlock(r, n, kind, ++tag);
           if (r.OneIn(8)) {
@@ -268,7 +268,7 @@ TEST(CrossThread, MemoryOfExitedThreadsIsReused) {
             }
             ReleaseBlock(r, p, bi);
           }
-          size_t n = r.OneIn(100) ? RandomSize(r, 4096, 64 << 10) : RandomSize(r, 16, 1024);
+          size_t n = r.OneIn(100) ? r.LogUniform(4096, 64 << 10) : r.LogUniform(16, 1024);
           p = AllocBlock(r, n, r.OneIn(8) ? Kind(r.Below(kKinds)) : kMalloc, uint64_t(round));
         }
       });

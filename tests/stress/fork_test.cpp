@@ -38,7 +38,7 @@ void* ChildThread(void*) {
   Rng r(4242);
   std::vector<void*> v;
   for (int i = 0; i < 2000; ++i) {
-    size_t n = RandomSize(r, 16, 100000);
+    size_t n = r.LogUniform(16, 100000);
     void* p = std::malloc(n);
     if (p == nullptr) return reinterpret_cast<void*>(1);
     std::memset(p, 0x5C, n);
@@ -156,9 +156,9 @@ TEST(Fork, WhileOtherThreadsAllocate) {
           }
           ReleaseBlock(r, slot, bi);
         }
-        size_t n = r.OneIn(200) ? RandomSize(r, 1 << 20, 24 << 20)
-                   : r.OneIn(20) ? RandomSize(r, 4096, 256 << 10)
-                                 : RandomSize(r, 16, 2048);
+        size_t n = r.OneIn(200)  ? r.LogUniform(1 << 20, 24 << 20)
+                   : r.OneIn(20) ? r.LogUniform(4096, 256 << 10)
+                                 : r.LogUniform(16, 2048);
         slot = AllocBlock(r, n, Kind(r.Below(kKinds)), ++tag);
         bg_ops.fetch_add(1, std::memory_order_relaxed);
       }
@@ -178,7 +178,7 @@ TEST(Fork, WhileOtherThreadsAllocate) {
     // Blocks allocated by this thread just before fork; the child frees them.
     std::vector<void*> inherited;
     for (int k = 0; k < 64; ++k)
-      inherited.push_back(AllocBlock(r, RandomSize(r, 16, 200000), Kind(r.Below(kKinds)), k));
+      inherited.push_back(AllocBlock(r, r.LogUniform(16, 200000), Kind(r.Below(kKinds)), k));
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     pid_t pid = fork();
     ASSERT_GE(pid, 0) << "fork failed";

@@ -2,12 +2,13 @@
 // stamped blocks, a deterministic RNG, RSS, and a watchdog.
 #pragma once
 
-#include "rss.h"
 #include <fcntl.h>
 #include <malloc.h>
-#include <sys/mman.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
+#include "rng.h"
+#include "rss.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -23,29 +24,7 @@ extern "C" void free_aligned_sized(void* ptr, size_t alignment, size_t size);
 
 namespace stress {
 
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull) {}
-  uint64_t Next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  size_t Below(size_t n) { return size_t(Next() % n); }
-  bool OneIn(unsigned n) { return Next() % n == 0; }
-};
-
-// Log-uniform size in [lo, hi].
-inline size_t RandomSize(Rng& r, size_t lo, size_t hi) {
-  int lo_bits = 63 - __builtin_clzll(lo), hi_bits = 63 - __builtin_clzll(hi);
-  int bits = lo_bits + int(r.Below(size_t(hi_bits - lo_bits + 1)));
-  size_t base = size_t(1) << bits;
-  size_t n = base + r.Below(base);
-  if (n < lo) n = lo;
-  if (n > hi) n = hi;
-  return n;
-}
+using testcommon::Rng;
 
 // How a block was obtained, which decides how it must be released.
 enum Kind : uint8_t {
@@ -278,9 +257,9 @@ struct FillAndFree {
 // of 512 bytes or less: small blocks make up a quarter of the bytes, the rest is 1-256 KiB with
 // one block in 50 of 256 KiB-1 MiB.
 inline size_t MixedFillSize(Rng& r, size_t small_bytes, size_t total) {
-  return (small_bytes * 3 < total) ? RandomSize(r, 16, 512)
-         : r.OneIn(50)             ? RandomSize(r, 256 << 10, 1 << 20)
-                                   : RandomSize(r, 1024, 256 << 10);
+  return (small_bytes * 3 < total) ? r.LogUniform(16, 512)
+         : r.OneIn(50)             ? r.LogUniform(256 << 10, 1 << 20)
+                                   : r.LogUniform(1024, 256 << 10);
 }
 
 inline bool FillThenFreeMixed(uint64_t seed, size_t target, FillAndFree* out) {

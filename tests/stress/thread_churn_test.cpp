@@ -86,7 +86,7 @@ void* ShortLived(void* arg) {
   Rng r(id);
   void* blocks[kBlocksPerThread];
   for (int i = 0; i < kBlocksPerThread; ++i) {
-    size_t n = i == 0 ? RandomSize(r, 16 << 10, 64 << 10) : RandomSize(r, 16, 4096);
+    size_t n = i == 0 ? r.LogUniform(16 << 10, 64 << 10) : r.LogUniform(16, 4096);
     Kind kind = r.OneIn(4) ? Kind(r.Below(kKinds)) : kMalloc;
     blocks[i] = AllocBlock(r, n, kind, (id << 8) | uint64_t(i));
   }

@@ -63,7 +63,7 @@ struct TlsObject {
     if (block != nullptr) CheckAndFree(r, block);
     // Allocate and free while the thread is being torn down.
     for (int i = 0; i < 20; ++i) {
-      void* p = AllocBlock(r, RandomSize(r, 16, 20000), Kind(r.Below(kKinds)), uint64_t(i));
+      void* p = AllocBlock(r, r.LogUniform(16, 20000), Kind(r.Below(kKinds)), uint64_t(i));
       CheckAndFree(r, p);
     }
     // And leave one block behind for the main thread.
@@ -103,7 +103,7 @@ void Key2Destructor(void* value) {
   if (value != &g_static_value) ++g_errors;
   Rng r(reinterpret_cast<uintptr_t>(&value));
   for (int i = 0; i < 10; ++i) {
-    void* p = AllocBlock(r, RandomSize(r, 16, 70000), Kind(r.Below(kKinds)), uint64_t(i));
+    void* p = AllocBlock(r, r.LogUniform(16, 70000), Kind(r.Below(kKinds)), uint64_t(i));
     CheckAndFree(r, p);
   }
   HandToMain(AllocBlock(r, 5000, kNew, 7));
