@@ -19,7 +19,8 @@ void* out_of_memory() {
   return nullptr;
 }
 
-// Whether p starts a block of the page: the free path's multiply test for small pages.
+// Whether p starts a block of its page (found from p, so the multiply test is exact for small
+// pages).
 bool is_block_start(const Page* page, const void* p) {
   return page->kind == PageKind::kSmall ? small_page_block_start(page, p)
                                         : page_is_block_start(page, p);

@@ -132,13 +132,15 @@ void page_collect_thread_free(Page* page);
 // Returns false if `only_if_empty_list` and blocks are already on thread_free.
 bool page_set_delay_state(Page* page, DelayState state, bool only_if_empty_list);
 
-// Whether p is where a block of this page begins (interior and wild pointers are not).
+// Whether p is where a block of this page begins (interior and wild pointers are not). Exact for
+// any p, so it also checks links read from free lists, which may point anywhere.
 inline bool page_is_block_start(const Page* page, const void* p) {
   size_t offset = static_cast<size_t>(static_cast<const uint8_t*>(p) - page->start);
   return offset < size_t{page->reserved} * page->block_size && offset % page->block_size == 0;
 }
 
-// The same for a small page, on the free fast path.
+// The same for a small page and a p that lies in the page's slices (the page was found from p):
+// one multiply instead of a division, exact there (see page_init_small), not for wild pointers.
 [[gnu::always_inline]] inline bool small_page_block_start(const Page* page, const void* p) {
   uint64_t offset = static_cast<uint64_t>(static_cast<const uint8_t*>(p) - page->start);
   return offset * page->block_magic < page->block_limit;
