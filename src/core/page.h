@@ -140,7 +140,8 @@ inline bool page_is_block_start(const Page* page, const void* p) {
 }
 
 // The same for a small page and a p that lies in the page's slices (the page was found from p):
-// one multiply instead of a division, exact there (see page_init_small), not for wild pointers.
+// one multiply instead of a division, exact there (see page_init_small). For a wild pointer (a
+// decoded link that was overwritten) it errs with a chance of about block_limit / 2^64.
 [[gnu::always_inline]] inline bool small_page_block_start(const Page* page, const void* p) {
   uint64_t offset = static_cast<uint64_t>(static_cast<const uint8_t*>(p) - page->start);
   return offset * page->block_magic < page->block_limit;
