@@ -66,3 +66,27 @@ TEST(Arena, GrowLargeInPlaceOnlyIntoFreeSlices) {
   arena_free_page(a);
   arena_free_page(b);
 }
+
+TEST(Arena, SpanComesFromAnotherArenasDirtySlicesBeforeFreshMemory) {
+  process_init();
+  arenas_set_count(kMaxArenas);
+  while (arenas_in_use() < kMaxArenas) arena_for_new_heap();  // every arena in the table in use
+  Arena* a = arena_at(kMaxArenas - 1);
+  Arena* b = arena_at(kMaxArenas - 2);
+  Page* freed = arena_take_span(b, 4, 1);
+  ASSERT_NE(freed, nullptr);
+  uint8_t* start = freed->start;
+  std::memset(start, 0x5c, 4 * kSliceSize);
+  arena_free_page(freed);
+  ASSERT_EQ(b->dirty_slices, 4u);
+  // a has no dirty slice of its own: it takes b's (resident) rather than fault in fresh memory.
+  Page* taken = arena_take_span(a, 4, 1);
+  ASSERT_NE(taken, nullptr);
+  EXPECT_EQ(taken->start, start);
+  EXPECT_FALSE(taken->is_zero);
+  EXPECT_EQ(segment_of_page(taken)->arena, b);
+  EXPECT_EQ(b->dirty_slices, 0u);
+  arena_free_page(taken);  // back to the arena of its segment
+  EXPECT_EQ(b->dirty_slices, 4u);
+  EXPECT_EQ(a->dirty_slices, 0u);
+}
