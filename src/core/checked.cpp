@@ -76,10 +76,6 @@ void* checked_pop(Heap* heap, size_t c, bool debug) {
 
 }  // namespace
 
-bool checking_wanted() noexcept {
-  return options::get(options::Id::kPerturb) != 0 || debug_mode();
-}
-
 void* checked_malloc(Heap* heap, size_t size, size_t align, bool zero) noexcept {
   const bool debug = debug_mode();
   size_t tail = debug ? kDebugTail : 0;

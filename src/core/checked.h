@@ -31,10 +31,12 @@ inline constexpr uint8_t kNewFill = 0xA5;     // new blocks (debug)
 inline constexpr uint8_t kFreedFill = 0xDF;   // freed blocks (debug)
 inline constexpr uint8_t kCanaryFill = 0xFB;  // after the requested size (debug)
 
-// Whether new heaps start checked (perturb or debug on).
-bool checking_wanted() noexcept;
 inline bool debug_mode() noexcept {
   return options::get(options::Id::kDebug) != 0;
+}
+// Whether new heaps start checked, and frees go through checked_free: perturb or debug on.
+inline bool checking_wanted() noexcept {
+  return options::get(options::Id::kPerturb) != 0 || debug_mode();
 }
 // Allocation on a checked heap (any size, any alignment).
 void* checked_malloc(Heap* heap, size_t size, size_t align, bool zero) noexcept;
