@@ -226,6 +226,29 @@ size_t take_slices(Arena* arena, Segment* seg, size_t first, size_t count) {
   return dirty;
 }
 
+// A run of `slices` starting on a dirty slice in one of the arena's segments (arena locked): the
+// segment, with the run's first slice in *first; nullptr if none.
+Segment* find_dirty_span(Arena* arena, size_t slices, size_t align_slices, int* first) {
+  if (arena->dirty_slices < slices) return nullptr;
+  for (Segment* seg = arena->segments; seg != nullptr; seg = seg->next) {
+    if (seg->purge_at_ms == 0) continue;  // nothing dirty in it
+    *first = find_dirty_run(seg, slices, align_slices);
+    if (*first >= 0) return seg;
+  }
+  return nullptr;
+}
+
+// Slices [first, first + count) of the arena's segment become a page (arena locked).
+Page* make_span_page(Arena* arena, Segment* seg, size_t first, size_t count) {
+  size_t dirty = take_slices(arena, seg, first, count);
+  Page* page = segment_make_page(seg, first, count);
+  // Purged slices read as zero, unless they were purged with MADV_FREE (kept until the kernel
+  // needs the memory).
+  page->is_zero =
+      dirty == 0 && options::get(options::Id::kPurgeMethod) != uint64_t(PurgeMethod::kFree);
+  return page;
+}
+
 // Slices go back to the free set, dirty from now on; the segment's purge deadline is armed.
 void mark_released(Arena* arena, Segment* seg, size_t first, size_t count, uint64_t now) {
   mark_slices(seg->free_mask, first, count, true);
@@ -421,18 +444,9 @@ Page* take_dirty_from_other_arena(Arena* arena, size_t slices, size_t align_slic
     Arena* other = &g_arenas[i];
     if (other == arena || !other->lock.try_lock()) continue;  // its counts need its lock
     Page* page = nullptr;
-    if (other->dirty_slices >= slices) {
-      for (Segment* seg = other->segments; seg != nullptr; seg = seg->next) {
-        if (seg->purge_at_ms == 0) continue;
-        int first = find_dirty_run(seg, slices, align_slices);
-        if (first < 0) continue;
-        auto f = static_cast<size_t>(first);
-        take_slices(other, seg, f, slices);
-        page = segment_make_page(seg, f, slices);
-        page->is_zero = 0;
-        break;
-      }
-    }
+    int first;
+    if (Segment* seg = find_dirty_span(other, slices, align_slices, &first))
+      page = make_span_page(other, seg, static_cast<size_t>(first), slices);
     other->lock.unlock();
     if (page != nullptr) return page;
   }
@@ -445,15 +459,8 @@ Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices) {
   arenas_maintain_due();
   purger_start_if_needed();
   LockGuard guard(arena->lock);
-  Segment* seg = nullptr;
   int first = -1;
-  if (arena->dirty_slices >= slices) {
-    for (seg = arena->segments; seg != nullptr; seg = seg->next) {
-      if (seg->purge_at_ms == 0) continue;  // nothing dirty in it
-      first = find_dirty_run(seg, slices, align_slices);
-      if (first >= 0) break;
-    }
-  }
+  Segment* seg = find_dirty_span(arena, slices, align_slices, &first);
   if (seg == nullptr)
     if (Page* page = take_dirty_from_other_arena(arena, slices, align_slices)) return page;
   if (seg == nullptr && slices >= kReplaceDirtySlices && arena->dirty_slices >= slices)
@@ -472,14 +479,7 @@ Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices) {
     first = find_free_run(seg, slices, align_slices);
     if (first < 0) return nullptr;  // request larger than a segment: callers prevent this
   }
-  size_t f = static_cast<size_t>(first);
-  size_t dirty = take_slices(arena, seg, f, slices);
-  Page* page = segment_make_page(seg, f, slices);
-  // Purged slices read as zero, unless they were purged with MADV_FREE (kept until the kernel
-  // needs the memory).
-  page->is_zero =
-      dirty == 0 && options::get(options::Id::kPurgeMethod) != uint64_t(PurgeMethod::kFree);
-  return page;
+  return make_span_page(arena, seg, static_cast<size_t>(first), slices);
 }
 
 void arena_free_page(Page* page) {
