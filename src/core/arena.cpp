@@ -307,7 +307,7 @@ size_t maintain_locked(Arena* arena, uint64_t now, bool force, size_t keep_bytes
         (arena->segments != seg || seg->next != nullptr)) {
       unlink_segment(arena, seg);
       os::purge(reinterpret_cast<uint8_t*>(seg) + kPurgeableHeaderStart,
-                kSliceSize - kPurgeableHeaderStart, false);
+                kFirstUsableSlice * kSliceSize - kPurgeableHeaderStart, false);
       pool_put(seg);
     }
     seg = following;
@@ -583,7 +583,8 @@ void arena_discard_all(Arena* arena, bool keep_segments) {
       arena->dirty_slices -= dirty;
       auto* base = reinterpret_cast<uint8_t*>(seg);
       os::purge(base + kSliceSize, kSegmentSize - kSliceSize, false);
-      os::purge(base + kPurgeableHeaderStart, kSliceSize - kPurgeableHeaderStart, false);
+      os::purge(base + kPurgeableHeaderStart,
+                kFirstUsableSlice * kSliceSize - kPurgeableHeaderStart, false);
       purged += kSegmentSize - kSliceSize;
       segment_reset_slices(seg);
       unlink_segment(arena, seg);

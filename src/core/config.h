@@ -7,15 +7,15 @@
 namespace arenalloc {
 
 // A segment is a 32 MiB region aligned to its size, so segment_of(p) is one mask. It is cut into
-// 512 slices of 64 KiB; slice 0 holds the segment header, the others form pages.
+// 512 slices of 64 KiB; slices 0 and 1 hold the segment header, the others form pages.
 inline constexpr size_t kSegmentShift = 25;
 inline constexpr size_t kSegmentSize = size_t{1} << kSegmentShift;
 inline constexpr size_t kSliceShift = 16;
 inline constexpr size_t kSliceSize = size_t{1} << kSliceShift;
 inline constexpr size_t kSlicesPerSegment = kSegmentSize / kSliceSize;
-inline constexpr size_t kFirstUsableSlice = 1;
+inline constexpr size_t kFirstUsableSlice = 2;
 // Secure mode keeps these slices PROT_NONE (see segment_map_new).
-inline constexpr size_t kGuardSliceLow = 1;
+inline constexpr size_t kGuardSliceLow = kFirstUsableSlice;
 inline constexpr size_t kGuardSliceHigh = kSlicesPerSegment - 1;
 
 // Blocks up to kMaxClassSize come from size-classed pages owned by a thread's heap; larger ones up
@@ -24,7 +24,7 @@ inline constexpr size_t kGuardSliceHigh = kSlicesPerSegment - 1;
 // 32 MiB, is where glibc's dynamic threshold stops: below it, freed large blocks are reused
 // without page faults; options can lower it.
 inline constexpr size_t kMaxClassSize = 128 * 1024;
-inline constexpr size_t kLargeMax = kSegmentSize - kSliceSize;
+inline constexpr size_t kLargeMax = kSegmentSize - kFirstUsableSlice * kSliceSize;
 inline constexpr size_t kDefaultMmapThreshold = 32 * 1024 * 1024;
 
 // Huge blocks start after a header of two OS pages (or later, for alignment).

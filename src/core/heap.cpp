@@ -20,7 +20,8 @@ Page g_empty_page{};
 namespace {
 template <size_t... I>
 constexpr Heap make_empty_heap(std::index_sequence<I...>) {
-  return Heap{{((void)I, &g_empty_page)...}, {}, {}, {}, nullptr, 0, 0, 0, 0, nullptr};
+  return Heap{
+      {((void)I, &g_empty_page)...}, {}, {}, {}, nullptr, 0, 0, 0, 0, nullptr, {}, {}, 0, {}, 0, 0};
 }
 }  // namespace
 
@@ -79,6 +80,15 @@ void queue_push_front(Heap* heap, Page* page) {
   update_direct(heap, page->size_class);
 }
 
+// Behind the pages in use (first, if there are none).
+void queue_push_back(Heap* heap, Page* page) {
+  PageList& q = heap->queues[page->size_class];
+  unkeep(heap, q);
+  if (q.empty()) return queue_push_front(heap, page);
+  q.push_back(page);
+  page->in_queue = 1;
+}
+
 void queue_remove(Heap* heap, Page* page) {
   PageList& q = heap->queues[page->size_class];
   bool was_first = q.first == page;
@@ -96,60 +106,23 @@ bool page_to_full(Heap* heap, Page* page) {
     page->used -= kKeptBias;
   }
   queue_remove(heap, page);
+  LockGuard guard(heap->full_lock);
   heap->full.push_back(page);
   page->owner.store(owner_tag(heap) | kOwnerFull, std::memory_order_relaxed);
   return true;
 }
 
+// Requeue a page of the full list (full_lock held).
 void page_unfull(Heap* heap, Page* page) {
   heap->full.remove(page);
   page_set_delay_state(page, kNoDelayed, false);
   page->owner.store(owner_tag(heap), std::memory_order_relaxed);
-  PageList& q = heap->queues[page->size_class];
-  if (q.empty()) {
-    queue_push_front(heap, page);
-  } else {
-    unkeep(heap, q);
-    if (q.empty()) return queue_push_front(heap, page);
-    q.push_back(page);
-    page->in_queue = 1;
-  }
+  queue_push_back(heap, page);
 }
 
-// Free of a block of a page this heap owns, full or not.
-void free_owned(Heap* heap, Page* page, Block* block) {
-  if (page->owner.load(std::memory_order_relaxed) & kOwnerFull) page_unfull(heap, page);
-  heap_free_local(heap, page, block);
-}
-
-// Whether p starts a block of a small page (a link on the delayed list, which are not encoded).
-bool is_small_block(const void* p) {
-  const Page* page = find_page(p);
-  return page != nullptr && page->kind == PageKind::kSmall && small_page_block_start(page, p);
-}
-
-void process_delayed(Heap* heap) {
-  if (heap->delayed_free.load(std::memory_order_relaxed) == nullptr) return;
-  Block* block = heap->delayed_free.exchange(nullptr, std::memory_order_acquire);
-  while (block != nullptr) {
-    Block* next = reinterpret_cast<Block*>(block->next_encoded);
-    Page* page = page_of(segment_of(block), block);
-    if (next != nullptr && !is_small_block(next)) [[unlikely]] {
-      diag::report_bad_link(next, page->block_size);  // written after free: drop the rest
-      next = nullptr;
-    }
-    if (page->owner.load(std::memory_order_relaxed) & kOwnerFull) page_unfull(heap, page);
-    heap_push_local(heap, page, block);  // checked by the remote free that delayed it
-    block = next;
-  }
-}
-
-void free_remote(Page* page, Block* block) {
-  // Another thread may free the same block concurrently only in a buggy program; the mark still
-  // catches the common sequential double free across threads.
-  if (kFastPathChecks && block->free_mark == free_mark(page, block)) [[unlikely]]
-    return diag::report_double_free(block, page->block_size);
-  block->free_mark = free_mark(page, block);
+// Hand a freed block (already marked) to the page's owner: onto thread_free, or through the
+// owner's delayed list if the page is parked in its full list.
+[[gnu::always_inline]] inline void push_remote(Page* page, Block* block) {
   uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
   bool delayed;
   for (unsigned spins = 0;; ++spins) {
@@ -185,9 +158,116 @@ void free_remote(Page* page, Block* block) {
   page->thread_free.store(kNoDelayed, std::memory_order_release);
 }
 
+[[gnu::always_inline]] inline void free_remote(Page* page, Block* block) {
+  // Another thread may free the same block concurrently only in a buggy program; the mark still
+  // catches the common sequential double free across threads.
+  if (kFastPathChecks && block->free_mark == free_mark(page, block)) [[unlikely]]
+    return diag::report_double_free(block, page->block_size);
+  block->free_mark = free_mark(page, block);
+  push_remote(page, block);
+}
+
+// A thread that frees into a page parked in another heap's full list takes the page over, so
+// that the room the free leaves is used at once by the thread that made it. The owner would
+// otherwise reclaim it only when it next runs out of a page, which a thread that has stopped
+// allocating (a main thread that built the data and now waits on its workers) never does, while
+// the threads freeing its blocks fault in fresh pages to replace them. A full page is out of its
+// owner's fast paths, so its full_lock is all the two need to agree on. Checked and private
+// heaps keep their pages. A block the owner's delayed list still holds for the page goes to the
+// new owner when the old one processes that list.
+[[gnu::noinline]] bool steal_full_page(Heap* heap, Page* page, uintptr_t owner) {
+  if (heap == &g_empty_heap || heap->is_private || heap->checked || (owner & kOwnerChecked))
+    return false;
+  Heap* victim = owner_heap(owner);
+  if (victim->is_private) return false;
+  victim->full_lock.lock();
+  bool stolen = page->owner.load(std::memory_order_relaxed) == owner;
+  if (stolen) {
+    page_set_delay_state(page, kNoDelayed, false);  // waits out a remote free in flight
+    victim->full.remove(page);
+    page->owner.store(owner_tag(heap), std::memory_order_relaxed);
+  }
+  victim->full_lock.unlock();
+  if (!stolen) return false;
+  page_collect_thread_free(page);
+  queue_push_back(heap, page);
+  return true;
+}
+
+// Whether a free into a page with this owner should try steal_full_page: the page is parked full
+// and its owner is idle (no page refill for kIdleMs). A busy owner takes the page back through
+// its delayed list soon, and a producer whose every page its consumer took would go to the arena
+// for each new one (bench/prodcons: 2.5x slower). Frees that find a busy owner have idleness
+// looked at again now and then (heaps_mark_idle reads the clock).
+[[gnu::always_inline]] inline bool worth_stealing(Heap* heap, uintptr_t owner) {
+  if ((owner & kOwnerFull) == 0) return false;
+  if (owner_heap(owner)->idle.load(std::memory_order_relaxed)) [[unlikely]]
+    return true;
+  if (heap != &g_empty_heap && (++heap->steal_misses & 255) == 0) [[unlikely]]
+    heaps_mark_idle();
+  return false;
+}
+
+// A free into a page another heap owns (or none).
+[[gnu::always_inline]] inline void free_foreign(Heap* heap, Page* page, Block* block) {
+  uintptr_t owner = page->owner.load(std::memory_order_relaxed);
+  if (worth_stealing(heap, owner) && steal_full_page(heap, page, owner))
+    return heap_free_local(heap, page, block);
+  free_remote(page, block);
+}
+
+// Free of a block of a page this heap owns, full or not.
+void free_owned(Heap* heap, Page* page, Block* block) {
+  if (page->owner.load(std::memory_order_relaxed) & kOwnerFull) {
+    heap->full_lock.lock();
+    bool still_ours = page->owner.load(std::memory_order_relaxed) == (owner_tag(heap) | kOwnerFull);
+    if (still_ours) page_unfull(heap, page);
+    heap->full_lock.unlock();
+    if (!still_ours) return free_foreign(heap, page, block);  // another thread took it
+  }
+  heap_free_local(heap, page, block);
+}
+
+// Whether p starts a block of a small page (a link on the delayed list, which are not encoded).
+bool is_small_block(const void* p) {
+  const Page* page = find_page(p);
+  return page != nullptr && page->kind == PageKind::kSmall && small_page_block_start(page, p);
+}
+
+// The next block of a delayed list (links there are plain pointers), or nullptr after reporting a
+// link that a write after free overwrote (the rest of the list is dropped).
+Block* delayed_next(Block* block, const Page* page) {
+  Block* next = reinterpret_cast<Block*>(block->next_encoded);
+  if (next != nullptr && !is_small_block(next)) [[unlikely]] {
+    diag::report_bad_link(next, page->block_size);
+    return nullptr;
+  }
+  return next;
+}
+
+void process_delayed(Heap* heap) {
+  if (heap->delayed_free.load(std::memory_order_relaxed) == nullptr) return;
+  Block* block = heap->delayed_free.exchange(nullptr, std::memory_order_acquire);
+  LockGuard guard(heap->full_lock);
+  while (block != nullptr) {
+    Page* page = page_of(segment_of(block), block);
+    Block* next = delayed_next(block, page);
+    uintptr_t owner = page->owner.load(std::memory_order_relaxed);
+    if (owner_heap(owner) != heap) {
+      push_remote(page, block);  // another thread took the page meanwhile
+    } else {
+      if (owner & kOwnerFull) page_unfull(heap, page);
+      heap_push_local(heap, page, block);  // checked by the remote free that delayed it
+    }
+    block = next;
+  }
+}
+
 }  // namespace
 
 Page* heap_find_page(Heap* heap, size_t c) noexcept {
+  heap->refills.store(heap->refills.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (heap->idle.load(std::memory_order_relaxed)) heap->idle.store(0, std::memory_order_relaxed);
   process_delayed(heap);
   PageList& q = heap->queues[c];
   Page* page = q.first;
@@ -232,6 +312,7 @@ void heap_set_checked(Heap* heap, bool checked) noexcept {
       page->owner.store(owner_tag(heap), std::memory_order_relaxed);
     update_direct(heap, c);
   }
+  LockGuard guard(heap->full_lock);
   for (Page* page = heap->full.first; page != nullptr; page = page->next)
     page->owner.store(owner_tag(heap) | kOwnerFull, std::memory_order_relaxed);
 }
@@ -307,7 +388,7 @@ void free_generic(void* p, Page* page, Heap* heap) noexcept {
         return diag::report_invalid_free(p, "not the start of a block");
       if (checking_wanted() && !checked_free(page, p)) return;
       if (owner_heap(owner) == heap) return free_owned(heap, page, static_cast<Block*>(p));
-      return free_remote(page, static_cast<Block*>(p));
+      return free_foreign(heap, page, static_cast<Block*>(p));
     case PageKind::kLarge:
       if (p != page->start) return diag::report_invalid_free(p, "not the start of a block");
       if (!checked_free(page, p)) return;
@@ -380,12 +461,14 @@ void heap_unstick_after_fork(Heap* heap) noexcept {
 
 void heap_abandon(Heap* heap) noexcept {
   // 1. Stop delayed frees into this heap, waiting out any in flight; full pages rejoin queues.
+  heap->full_lock.lock();
   while (Page* page = heap->full.pop_front()) {
     page_set_delay_state(page, kNeverDelayed, false);
     page->owner.store(owner_tag(heap), std::memory_order_relaxed);
     heap->queues[page->size_class].push_back(page);
     page->in_queue = 1;
   }
+  heap->full_lock.unlock();
   // 2. The delayed list is now final: apply it.
   process_delayed(heap);
   // 3. Return empty pages; abandon the others to the arena for adoption.

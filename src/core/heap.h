@@ -9,6 +9,12 @@
 //   queues[class]     pages with (probably) free blocks, most useful first
 //   full              pages with no free block; their remote frees come via delayed_free
 //   delayed_free      blocks other threads freed into full pages (atomic stack, see page.h)
+//
+// Only the owner thread touches a heap, with one exception: its full pages. A thread that frees
+// into a page parked in the full list of an owner that has not refilled a page for a while (a
+// main thread that built the data and now waits on its workers) takes the page over (see
+// steal_full_page in heap.cpp). `full_lock` orders that against the owner's moves into and out
+// of the full list; the fast paths never touch full pages.
 #pragma once
 
 #include <atomic>
@@ -16,6 +22,7 @@
 #include <cstdint>
 
 #include "core/arena.h"
+#include "core/lock.h"
 #include "core/page.h"
 #include "core/page_map.h"
 #include "core/segment.h"
@@ -34,6 +41,16 @@ struct Heap {
   uint8_t checked;     // every malloc and free of this heap takes the slow path (perturb, debug)
   uint8_t is_private;  // a private heap's (core/private_heap.h): never adopts abandoned pages
   Heap* next_free;     // in the pool of unused heaps
+  Lock full_lock;      // the full list and its pages' owner fields (see above)
+  // Idleness, for steal_full_page (heap.cpp): the owner counts its page refills and clears
+  // `idle`; heaps_mark_idle sets it once `refills` has not moved for kIdleMs (seen_* are its
+  // notes, under the heap pool's lock); steal_misses counts a thread's failed takes. `idle` is
+  // read on other threads' frees: its cache line is not one the owner writes.
+  std::atomic<uint32_t> refills{0};
+  uint32_t steal_misses = 0;
+  alignas(64) std::atomic<uint8_t> idle{0};
+  uint32_t seen_refills = 0;
+  uint64_t seen_ms = 0;
 };
 
 // What Page::owner holds for a page of this heap (not in the full list).
@@ -71,6 +88,10 @@ void heap_abandon(Heap* heap) noexcept;
 Heap* heap_for_thread() noexcept;
 // Fork child: abandon the heaps of the threads that did not survive the fork (process.cpp).
 void heaps_abandon_others(Heap* keep) noexcept;
+// Mark idle the heaps whose owner has not refilled a page for kIdleMs, and not idle the others.
+// At most once per kIdleMs / 2; never waits for a lock (process.cpp).
+void heaps_mark_idle() noexcept;
+inline constexpr uint64_t kIdleMs = 5;
 // Fork child: a remote free caught mid-way (kDelayedFreeing) by the fork never completes; let
 // the heap's pages go on as if it had.
 void heap_unstick_after_fork(Heap* heap) noexcept;

@@ -88,15 +88,19 @@ void thread_exit(void* value) {
   heap_pool_put(heap);
 }
 
-// Lock order: the heap pool, private heaps, the arenas (then the segment pool).
+// Lock order: the heap pool, the thread heaps' full lists, private heaps, the arenas (then the
+// segment pool). A thread taking another's full page holds only that heap's full_lock; an owner
+// may take an arena lock under its own.
 void fork_prepare() {
   g_heaps_lock.lock();
+  for (size_t i = 0; i < g_all_count; ++i) g_all_heaps[i]->full_lock.lock();
   private_heaps_lock_all();
   arenas_lock_all();
 }
 void fork_parent() {
   arenas_unlock_all();
   private_heaps_unlock_all();
+  for (size_t i = 0; i < g_all_count; ++i) g_all_heaps[i]->full_lock.unlock();
   g_heaps_lock.unlock();
 }
 void fork_child() {
@@ -165,14 +169,38 @@ Heap* heap_for_thread() noexcept {
 }
 
 void heaps_abandon_others(Heap* keep) noexcept {
-  for (size_t i = 0; i < g_all_count; ++i)
+  for (size_t i = 0; i < g_all_count; ++i) {
+    g_all_heaps[i]->full_lock.reset();  // held by fork_prepare
     if (g_all_heaps[i]->thread_id != 0) heap_unstick_after_fork(g_all_heaps[i]);
+  }
   for (size_t i = 0; i < g_all_count; ++i) {
     Heap* h = g_all_heaps[i];
     if (h == keep || h->thread_id == 0) continue;
     heap_abandon(h);
     heap_pool_put(h);
   }
+}
+
+void heaps_mark_idle() noexcept {
+  static std::atomic<uint64_t> next_ms{0};
+  uint64_t now = os::now_ms();
+  if (now < next_ms.load(std::memory_order_relaxed)) return;
+  if (!g_heaps_lock.try_lock()) return;
+  next_ms.store(now + kIdleMs / 2, std::memory_order_relaxed);
+  // Heaps in the pool are looked at too: harmless (they have no pages), and thread_id is written
+  // without the lock.
+  for (size_t i = 0; i < g_all_count; ++i) {
+    Heap* h = g_all_heaps[i];
+    uint32_t refills = h->refills.load(std::memory_order_relaxed);
+    if (refills != h->seen_refills || h->seen_ms == 0) {
+      h->seen_refills = refills;
+      h->seen_ms = now;
+      if (h->idle.load(std::memory_order_relaxed)) h->idle.store(0, std::memory_order_relaxed);
+    } else if (now - h->seen_ms >= kIdleMs && !h->idle.load(std::memory_order_relaxed)) {
+      h->idle.store(1, std::memory_order_relaxed);
+    }
+  }
+  g_heaps_lock.unlock();
 }
 
 }  // namespace arenalloc

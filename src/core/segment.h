@@ -1,6 +1,6 @@
 // Segments and the segment map.
 //
-// A segment is kSegmentSize bytes aligned to kSegmentSize. Its first slice is the header below:
+// A segment is kSegmentSize bytes aligned to kSegmentSize. Its first two slices are the header:
 // the page descriptors for every slice, the map from slice to the page that covers it, and the
 // arena's bookkeeping of which slices are free and which free slices still hold memory (dirty,
 // waiting to be purged). A huge block's mapping starts with the same header, with one page.
@@ -41,7 +41,8 @@ struct Segment {
   Page pages[kSlicesPerSegment];        // descriptor of the page starting at each slice
   uint32_t dirty_since_ms[kSlicesPerSegment];
 };
-static_assert(sizeof(Segment) <= kSliceSize, "the header must fit in slice 0");
+static_assert(sizeof(Segment) <= kFirstUsableSlice * kSliceSize,
+              "the header must fit before the first usable slice");
 static_assert(offsetof(Segment, pages) + sizeof(Page) <= kHugeHeaderSize,
               "a huge block's header must fit in kHugeHeaderSize");
 // The part of the header that may be purged when a segment is idle: the page descriptors.

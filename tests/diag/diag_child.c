@@ -897,7 +897,8 @@ static int secure_info(void) {
   uintptr_t seg = (uintptr_t)p & ~kSegMask;
   kv_p("segment", (void*)seg);
   kv_p("libc", (void*)libc_address());
-  kv_u("guard_low", has_guard(seg + 0x10000, seg + 0x20000));
+  /* The header takes slices 0 and 1; the guard is slice 2. */
+  kv_u("guard_low", has_guard(seg + 0x20000, seg + 0x30000));
   kv_u("guard_high", has_guard(seg + (32u << 20) - 0x10000, seg + (32u << 20)));
   /* Consecutive blocks of a class the program has not used yet. */
   enum { kN = 16 };

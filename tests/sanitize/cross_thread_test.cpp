@@ -4,6 +4,7 @@
 //     alloc_aligned, while another thread calls trim();
 //   - blocks freed by another thread into pages their owner parked as full (the delayed-free path),
 //     with the owner exiting in the middle of those frees in half of the rounds;
+//   - full pages taken over by the thread freeing into them while their owner pauses;
 //   - threads that exit with live blocks (abandonment) whose blocks others free later while other
 //     threads adopt the abandoned pages and trim() sweeps them;
 //   - large (> 128 KiB) and huge (>= 8 MiB) blocks freed and resized across threads;
@@ -143,12 +144,8 @@ TEST_F(CrossThread, FullPagesDelayedFree) {
       for (int k = 0; k < batches; ++k) {
         // A whole batch first: the pages it fills are parked as full when the next one starts.
         for (size_t i = 0; i < per_batch; ++i) {
-          void* b = arenalloc::alloc(size);
-          if (b == nullptr) {
-            san::fail("alloc(%zu) failed", size);
-            break;
-          }
-          san::stamp(b, size, r.Next());
+          void* b = san::alloc_stamped(size, r.Next());
+          if (b == nullptr) break;
           batch.push_back(b);
         }
         for (size_t i = 0; i < batch.size(); ++i) {
@@ -171,12 +168,8 @@ TEST_F(CrossThread, FullPagesDelayedFree) {
         // Wait for the remote frees, then allocate again so the delayed list is processed.
         while (freed.load(std::memory_order_acquire) < sent) std::this_thread::yield();
         for (int k = 0; k < 4; ++k) {
-          void* b = arenalloc::alloc(size);
-          if (b == nullptr) {
-            san::fail("alloc(%zu) failed", size);
-            break;
-          }
-          san::stamp(b, size, 5 + k);
+          void* b = san::alloc_stamped(size, 5 + k);
+          if (b == nullptr) break;
           mine.push_back(b);
         }
         arenalloc::trim(0);
@@ -189,6 +182,72 @@ TEST_F(CrossThread, FullPagesDelayedFree) {
       }
       for (void* b : mine)
         if (b != nullptr) ring->push_wait(b);
+      owner_done.store(true, std::memory_order_release);
+    });
+    owner.join();
+    freer.join();
+    if (san::g_errors.load() != 0) break;
+  }
+}
+
+// An owner that fills pages and then pauses (no page refill for longer than a thread freeing into
+// them waits) has its full pages taken by the freeing thread, which allocates from them at once;
+// meanwhile the owner frees blocks of its own into those pages, allocates again (processing its
+// delayed list, whose blocks may belong to taken pages) and parks new pages as full.
+TEST_F(CrossThread, FullPagesTakenFromAPausedOwner) {
+  const size_t kSizes[] = {32, 256, 2000};
+  const size_t rounds = san::scaled(6);
+  for (size_t round = 0; round < rounds; ++round) {
+    size_t size = kSizes[round % 3];
+    size_t per_batch = 2 * 65536 / size;
+    auto ring = std::make_unique<san::Ring<1024>>();
+    std::atomic<bool> owner_done{false};
+    std::thread freer([&] {
+      Rng r(round + 5);
+      std::vector<void*> own;
+      for (size_t n = 1;; ++n) {
+        // Slowly, so that frees go on while the owner pauses or waits on the ring.
+        if (n % 64 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        void* b = ring->pop();
+        if (b == nullptr) {
+          if (owner_done.load(std::memory_order_acquire) && (b = ring->pop()) == nullptr) break;
+          if (b == nullptr) {
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+            continue;
+          }
+        }
+        if (san::verify(b, "paused-owner freer") != 0) arenalloc::dealloc(b);
+        // Allocate from the pages it may have taken; free those later.
+        void* mine = san::alloc_stamped(size, r.Next());
+        if (mine == nullptr) break;
+        own.push_back(mine);
+      }
+      for (void* b : own)
+        if (san::verify(b, "freer's own") != 0) arenalloc::dealloc(b);
+    });
+    std::thread owner([&] {
+      Rng r(round + 17);
+      std::vector<void*> kept;
+      for (int k = 0; k < 4; ++k) {
+        for (size_t i = 0; i < per_batch; ++i) {
+          void* b = san::alloc_stamped(size, r.Next());
+          if (b == nullptr) break;
+          if (i % 4 == 0)
+            kept.push_back(b);
+          else
+            ring->push_wait(b);
+        }
+        // Pause: the freer sees no refill for longer than it waits before taking full pages.
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        // Local frees into pages that may have been taken meanwhile.
+        for (size_t i = k % 2; i < kept.size(); i += 2) {
+          if (san::verify(kept[i], "paused owner") != 0) arenalloc::dealloc(kept[i]);
+          kept[i] = nullptr;
+        }
+        kept.erase(std::remove(kept.begin(), kept.end(), nullptr), kept.end());
+      }
+      for (void* b : kept)
+        if (san::verify(b, "paused owner end") != 0) arenalloc::dealloc(b);
       owner_done.store(true, std::memory_order_release);
     });
     owner.join();

@@ -101,6 +101,16 @@ inline void stamp(void* p, size_t n, uint64_t seed) {
   for (size_t i = n & ~size_t{7}; i < n; ++i) b[i] = static_cast<uint8_t>(seed + i);
 }
 
+// A stamped block of `size` bytes from the core, or nullptr after reporting the failure.
+inline void* alloc_stamped(size_t size, uint64_t seed) {
+  void* p = arenalloc::alloc(size);
+  if (p == nullptr)
+    fail("alloc(%zu) failed", size);
+  else
+    stamp(p, size, seed);
+  return p;
+}
+
 // Checks the stamp of the first `limit` bytes (the whole block if limit >= its size) and that the
 // usable size covers them. Returns the stamped size, or 0 after reporting the damage.
 inline size_t verify(const void* p, const char* where, size_t limit = SIZE_MAX) {

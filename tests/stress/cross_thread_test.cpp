@@ -294,4 +294,56 @@ TEST(CrossThread, MemoryOfExitedThreadsIsReused) {
       << " with a constant live set: memory freed into exited threads' heaps is not reused";
 }
 
+// A thread that built data and went idle (here: blocked in join) keeps its full pages; the thread
+// freeing its blocks takes those pages over once the owner has not refilled a page for a while,
+// and then reuses the room in them instead of fresh memory (heap.cpp, steal_full_page).
+TEST(CrossThread, FullPagesOfAnIdleThreadAreReusedByTheThreadFreeingThem) {
+  Watchdog wd(30, "CrossThread.FullPagesOfAnIdleThreadAreReusedByTheThreadFreeingThem");
+  constexpr size_t kSize = 64, kBlocks = 8192;  // 8 pages of 1024 blocks
+  constexpr uintptr_t kPageMask = ~uintptr_t{0xFFFF};
+  std::vector<void*> built(kBlocks);
+  for (void*& p : built) {
+    p = std::malloc(kSize);
+    ASSERT_NE(p, nullptr);
+    std::memset(p, 0x5A, kSize);
+  }
+  std::vector<uintptr_t> pages;
+  for (void* p : built) pages.push_back(reinterpret_cast<uintptr_t>(p) & kPageMask);
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+
+  size_t reused = 0;
+  std::vector<void*> fresh;
+  std::thread worker([&] {
+    // A thread takes pages over only once it has a heap (its first allocation), and once the
+    // owner has been seen idle: frees that find the owner busy look at all heaps now and then
+    // (every 256th), and a heap whose refills stood still for 10 ms between two looks is idle.
+    // So: free some, wait, free the rest (every other block).
+    fresh.push_back(std::malloc(kSize));
+    for (size_t i = 0; i < kBlocks; i += 2) {
+      if (i == 1024) std::this_thread::sleep_for(std::chrono::milliseconds(40));
+      std::free(built[i]);
+    }
+    for (size_t i = 1; i < kBlocks / 2; ++i) {
+      void* p = std::malloc(kSize);
+      if (p == nullptr) return;
+      fresh.push_back(p);
+      if (std::binary_search(pages.begin(), pages.end(),
+                             reinterpret_cast<uintptr_t>(p) & kPageMask))
+        ++reused;
+    }
+  });
+  worker.join();
+  ASSERT_EQ(fresh.size(), kBlocks / 2);
+  std::printf("idle thread's pages: %zu of %zu new blocks reused them\n", reused, kBlocks / 2);
+  // The owner's last page stays in its queue (not full), so about 7 of 8 pages can be taken.
+  EXPECT_GE(reused, kBlocks / 4) << "of " << kBlocks / 2 << " new blocks, only " << reused
+                                 << " reused the idle thread's freed room";
+  for (size_t i = 1; i < kBlocks; i += 2) {
+    EXPECT_EQ(static_cast<unsigned char*>(built[i])[kSize - 1], 0x5A) << "block " << i;
+    std::free(built[i]);
+  }
+  for (void* p : fresh) std::free(p);
+}
+
 }  // namespace

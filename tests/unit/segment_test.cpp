@@ -27,11 +27,12 @@ TEST(SliceBits, MarkAndQueryAcrossWords) {
 
 TEST(SliceBits, FindFreeRunFirstFit) {
   static Segment s;
-  mark_slices(s.free_mask, 1, 10, true);
+  constexpr int kFirst = kFirstUsableSlice;
+  mark_slices(s.free_mask, kFirst, 10, true);
   mark_slices(s.free_mask, 20, 100, true);
   s.free_slices = 110;
-  EXPECT_EQ(find_free_run(&s, 1, 1), 1);
-  EXPECT_EQ(find_free_run(&s, 10, 1), 1);
+  EXPECT_EQ(find_free_run(&s, 1, 1), kFirst);
+  EXPECT_EQ(find_free_run(&s, 10, 1), kFirst);
   EXPECT_EQ(find_free_run(&s, 11, 1), 20);
   EXPECT_EQ(find_free_run(&s, 100, 1), 20);
   EXPECT_EQ(find_free_run(&s, 101, 1), -1);
@@ -39,14 +40,14 @@ TEST(SliceBits, FindFreeRunFirstFit) {
 
 TEST(SliceBits, FindFreeRunHonoursAlignment) {
   static Segment s;
-  mark_slices(s.free_mask, 1, kSlicesPerSegment - 1, true);
-  s.free_slices = kSlicesPerSegment - 1;
+  mark_slices(s.free_mask, kFirstUsableSlice, kSlicesPerSegment - kFirstUsableSlice, true);
+  s.free_slices = kSlicesPerSegment - kFirstUsableSlice;
   EXPECT_EQ(find_free_run(&s, 1, 16), 16);
   EXPECT_EQ(find_free_run(&s, 4, 256), 256);
   mark_slices(s.free_mask, 256, 1, false);
   s.free_slices -= 1;
   EXPECT_EQ(find_free_run(&s, 4, 256), -1);
-  EXPECT_EQ(find_free_run(&s, 255, 1), 1);
+  EXPECT_EQ(find_free_run(&s, 254, 1), static_cast<int>(kFirstUsableSlice));
 }
 
 TEST(Segment, MappedSegmentIsAlignedKnownAndFree) {
