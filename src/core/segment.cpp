@@ -93,6 +93,30 @@ int find_dirty_run(const Segment* seg, size_t count, size_t align) {
   return -1;
 }
 
+int find_most_dirty_run(const Segment* seg, size_t count, size_t align, size_t* dirty) {
+  *dirty = 0;
+  if (seg->free_slices < count || count > kSlicesPerSegment) return -1;
+  // Prefix counts of free and of dirty slices: a window's counts are two subtractions.
+  uint16_t free_before[kSlicesPerSegment + 1], dirty_before[kSlicesPerSegment + 1];
+  free_before[0] = dirty_before[0] = 0;
+  for (size_t i = 0; i < kSlicesPerSegment; ++i) {
+    free_before[i + 1] = static_cast<uint16_t>(free_before[i] + slice_is_free(seg, i));
+    dirty_before[i + 1] =
+        static_cast<uint16_t>(dirty_before[i] + ((seg->dirty_mask[i / 64] >> (i % 64)) & 1));
+  }
+  int best = -1;
+  for (size_t i = 0; i + count <= kSlicesPerSegment; i += align) {
+    if (size_t{free_before[i + count]} - free_before[i] != count) continue;
+    size_t d = size_t{dirty_before[i + count]} - dirty_before[i];
+    if (d > *dirty) {
+      *dirty = d;
+      best = static_cast<int>(i);
+      if (d == count) break;
+    }
+  }
+  return best;
+}
+
 bool secure_mode() {
   return options::get(options::Id::kSecure) != 0;
 }

@@ -50,6 +50,34 @@ TEST(SliceBits, FindFreeRunHonoursAlignment) {
   EXPECT_EQ(find_free_run(&s, 254, 1), static_cast<int>(kFirstUsableSlice));
 }
 
+TEST(SliceBits, FindMostDirtyRunPrefersTheRunHoldingMostResidentMemory) {
+  static Segment s;
+  // Free: [10, 30) and [100, 140). Dirty: 10 alone, and 110..129.
+  mark_slices(s.free_mask, 10, 20, true);
+  mark_slices(s.free_mask, 100, 40, true);
+  s.free_slices = 60;
+  mark_slices(s.dirty_mask, 10, 1, true);
+  mark_slices(s.dirty_mask, 110, 20, true);
+  size_t dirty = 0;
+  // First fit on a dirty slice would start at 10 (one dirty slice); the best run is in the other.
+  EXPECT_EQ(find_dirty_run(&s, 16, 1), 10);
+  EXPECT_EQ(find_most_dirty_run(&s, 16, 1, &dirty), 110);
+  EXPECT_EQ(dirty, 16u);
+  // 30 slices fit only in [100, 140); the run with the most dirty slices starts at 100 (20).
+  EXPECT_EQ(find_most_dirty_run(&s, 30, 1, &dirty), 100);
+  EXPECT_EQ(dirty, 20u);
+  // Alignment: starts on multiples of 8 only (104 .. 128 hold the dirty slices 110..129).
+  EXPECT_EQ(find_most_dirty_run(&s, 24, 8, &dirty), 104);
+  EXPECT_EQ(dirty, 18u);
+  // No free run holds a dirty slice: none.
+  mark_slices(s.dirty_mask, 10, 1, false);
+  mark_slices(s.dirty_mask, 110, 20, false);
+  EXPECT_EQ(find_most_dirty_run(&s, 4, 1, &dirty), -1);
+  EXPECT_EQ(dirty, 0u);
+  // Longer than any free run.
+  EXPECT_EQ(find_most_dirty_run(&s, 41, 1, &dirty), -1);
+}
+
 TEST(Segment, MappedSegmentIsAlignedKnownAndFree) {
   Segment* seg = segment_map_new(nullptr);
   ASSERT_NE(seg, nullptr);
