@@ -177,6 +177,30 @@ TEST(Realloc, KeepsContentsAcrossBigJumps) {
   }
 }
 
+// A block grown a little at a time (a string appended to) moves when it outgrows its class, but
+// with room for the next 25%, not to the next class (8 per doubling): from 200 to 1000 bytes by
+// 8 at a time, about 6 moves rather than about 19.
+TEST(Realloc, GrowingByLittleStepsMovesOncePerQuarter) {
+  const uint64_t seed = 77;
+  size_t n = 200;
+  auto* p = static_cast<unsigned char*>(std::malloc(Opaque(n)));
+  ASSERT_NE(p, nullptr);
+  Fill(p, n, seed);
+  int moves = 0;
+  for (; n + 8 <= 1000; n += 8) {
+    auto* q = static_cast<unsigned char*>(std::realloc(p, Opaque(n + 8)));
+    ASSERT_NE(q, nullptr) << n + 8;
+    if (q != p) ++moves;
+    p = q;
+    ASSERT_EQ(FirstMismatch(p, n, seed), n) << "contents lost growing to " << n + 8;
+    Fill(p, n + 8, seed);
+    ASSERT_GE(malloc_usable_size(p), n + 8);
+  }
+  EXPECT_LE(moves, 8) << "moved at nearly every size class";
+  EXPECT_GE(moves, 4) << "grew far beyond what was asked";
+  std::free(p);
+}
+
 // Huge blocks grow by moving their pages (mremap) once they outgrow their mapping: the first
 // and last pages written before each step read back after it.
 TEST(Realloc, HugeBlockGrowsAndShrinksKeepingContents) {
