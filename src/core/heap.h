@@ -13,7 +13,7 @@
 // Only the owner thread touches a heap, with one exception: its full pages. A thread that frees
 // into a page parked in the full list of an owner that has not refilled a page for a while (a
 // main thread that built the data and now waits on its workers) takes the page over (see
-// steal_full_page in heap.cpp). `full_lock` orders that against the owner's moves into and out
+// steal_full_page in free.cpp). `full_lock` orders that against the owner's moves into and out
 // of the full list; the fast paths never touch full pages.
 #pragma once
 
@@ -42,7 +42,7 @@ struct Heap {
   uint8_t is_private;  // a private heap's (core/private_heap.h): never adopts abandoned pages
   Heap* next_free;     // in the pool of unused heaps
   Lock full_lock;      // the full list and its pages' owner fields (see above)
-  // Idleness, for steal_full_page (heap.cpp): the owner counts its page refills and clears
+  // Idleness, for steal_full_page (free.cpp): the owner counts its page refills and clears
   // `idle`; heaps_mark_idle sets it once `refills` has not moved for kIdleMs (seen_* are its
   // notes, under the heap pool's lock); steal_misses counts a thread's failed takes. `idle` is
   // read on other threads' frees: its cache line is not one the owner writes.
@@ -62,7 +62,7 @@ extern Heap g_empty_heap ARENALLOC_HIDDEN;
 extern Page g_empty_page ARENALLOC_HIDDEN;
 extern __thread Heap* tls_heap ARENALLOC_HIDDEN __attribute__((tls_model("initial-exec")));
 
-// ---- slow paths (heap.cpp, large.cpp) ----
+// ---- slow paths (heap.cpp, free.cpp, large.cpp) ----
 [[gnu::noinline]] void* malloc_generic(size_t n, Heap* heap) noexcept;
 [[gnu::noinline]] void free_generic(void* p, Page* page, Heap* heap) noexcept;
 [[gnu::noinline]] void page_retire(Heap* heap, Page* page) noexcept;

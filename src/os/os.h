@@ -4,6 +4,8 @@
 // malloc itself. Errors are returned, never thrown or printed.
 #pragma once
 
+#include <errno.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -74,5 +76,16 @@ inline void spin_pause(unsigned spins) noexcept {
   else
     cpu_relax();
 }
+
+// Restores errno when it goes out of scope: free() must leave errno as it found it, and its slow
+// paths may sleep on a futex or call madvise.
+class ErrnoGuard {
+ public:
+  ErrnoGuard() : saved_(errno) {}
+  ~ErrnoGuard() { errno = saved_; }
+
+ private:
+  int saved_;
+};
 
 }  // namespace arenalloc::os

@@ -1,0 +1,210 @@
+// Frees that are not the fast local case: blocks freed by other threads (thread_free, or the
+// owner's delayed list when the page is parked full), frees into full pages, full pages taken
+// over from an idle owner, large and huge blocks, and pointers that are not ours.
+#include <cstring>
+
+#include "core/checked.h"
+#include "core/heap.h"
+#include "core/heap_queues.h"
+#include "core/private_heap.h"
+#include "diag/report.h"
+#include "diag/stats.h"
+#include "os/os.h"
+
+namespace arenalloc {
+namespace {
+
+// Hand a freed block (already marked) to the page's owner: onto thread_free, or through the
+// owner's delayed list if the page is parked in its full list.
+[[gnu::always_inline]] inline void push_remote(Page* page, Block* block) {
+  uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
+  bool delayed;
+  for (unsigned spins = 0;; ++spins) {
+    uintptr_t state = tf & kDelayMask;
+    uintptr_t desired;
+    if (state == kDelayedFreeing) {
+      // Another remote free is between its two steps.
+      os::spin_pause(spins);
+      tf = page->thread_free.load(std::memory_order_relaxed);
+      continue;
+    }
+    if (state == kUseDelayed) {
+      desired = (tf & ~kDelayMask) | kDelayedFreeing;
+      delayed = true;
+    } else {
+      block->next_encoded = encode(page, reinterpret_cast<Block*>(tf & ~kDelayMask));
+      desired = reinterpret_cast<uintptr_t>(block) | state;
+      delayed = false;
+    }
+    if (page->thread_free.compare_exchange_weak(tf, desired, std::memory_order_acq_rel,
+                                                std::memory_order_relaxed))
+      break;
+  }
+  if (!delayed) return;
+  // The page is parked in its owner's full list: hand the block to the owner so it requeues the
+  // page. The owner cannot go away meanwhile: abandoning waits for kDelayedFreeing to clear.
+  Heap* owner = owner_heap(page->owner.load(std::memory_order_acquire));
+  Block* head = owner->delayed_free.load(std::memory_order_relaxed);
+  do {
+    block->next_encoded = reinterpret_cast<uintptr_t>(head);
+  } while (!owner->delayed_free.compare_exchange_weak(head, block, std::memory_order_release,
+                                                      std::memory_order_relaxed));
+  page->thread_free.store(kNoDelayed, std::memory_order_release);
+}
+
+[[gnu::always_inline]] inline void free_remote(Page* page, Block* block) {
+  // Another thread may free the same block concurrently only in a buggy program; the mark still
+  // catches the common sequential double free across threads.
+  if (kFastPathChecks && block->free_mark == free_mark(page, block)) [[unlikely]]
+    return diag::report_double_free(block, page->block_size);
+  block->free_mark = free_mark(page, block);
+  push_remote(page, block);
+}
+
+// A thread that frees into a page parked in another heap's full list takes the page over, so
+// that the room the free leaves is used at once by the thread that made it. The owner would
+// otherwise reclaim it only when it next runs out of a page, which a thread that has stopped
+// allocating (a main thread that built the data and now waits on its workers) never does, while
+// the threads freeing its blocks fault in fresh pages to replace them. A full page is out of its
+// owner's fast paths, so its full_lock is all the two need to agree on. Checked and private
+// heaps keep their pages. A block the owner's delayed list still holds for the page goes to the
+// new owner when the old one processes that list.
+[[gnu::noinline]] bool steal_full_page(Heap* heap, Page* page, uintptr_t owner) {
+  if (heap == &g_empty_heap || heap->is_private || heap->checked || (owner & kOwnerChecked))
+    return false;
+  Heap* victim = owner_heap(owner);
+  if (victim->is_private) return false;
+  victim->full_lock.lock();
+  bool stolen = page->owner.load(std::memory_order_relaxed) == owner;
+  if (stolen) {
+    page_set_delay_state(page, kNoDelayed, false);  // waits out a remote free in flight
+    victim->full.remove(page);
+    page->owner.store(owner_tag(heap), std::memory_order_relaxed);
+  }
+  victim->full_lock.unlock();
+  if (!stolen) return false;
+  page_collect_thread_free(page);
+  queue_push_back(heap, page);
+  return true;
+}
+
+// Whether a free into a page with this owner should try steal_full_page: the page is parked full
+// and its owner is idle (no page refill for kIdleMs). A busy owner takes the page back through
+// its delayed list soon, and a producer whose every page its consumer took would go to the arena
+// for each new one (bench/prodcons: 2.5x slower). Frees that find a busy owner have idleness
+// looked at again now and then (heaps_mark_idle reads the clock).
+[[gnu::always_inline]] inline bool worth_stealing(Heap* heap, uintptr_t owner) {
+  if ((owner & kOwnerFull) == 0) return false;
+  if (owner_heap(owner)->idle.load(std::memory_order_relaxed)) [[unlikely]]
+    return true;
+  if (heap != &g_empty_heap && (++heap->steal_misses & 255) == 0) [[unlikely]]
+    heaps_mark_idle();
+  return false;
+}
+
+// A free into a page another heap owns (or none).
+[[gnu::always_inline]] inline void free_foreign(Heap* heap, Page* page, Block* block) {
+  uintptr_t owner = page->owner.load(std::memory_order_relaxed);
+  if (worth_stealing(heap, owner) && steal_full_page(heap, page, owner))
+    return heap_free_local(heap, page, block);
+  free_remote(page, block);
+}
+
+// Free of a block of a page this heap owns, full or not.
+void free_owned(Heap* heap, Page* page, Block* block) {
+  if (page->owner.load(std::memory_order_relaxed) & kOwnerFull) {
+    heap->full_lock.lock();
+    bool still_ours = page->owner.load(std::memory_order_relaxed) == (owner_tag(heap) | kOwnerFull);
+    if (still_ours) page_unfull(heap, page);
+    heap->full_lock.unlock();
+    if (!still_ours) return free_foreign(heap, page, block);  // another thread took it
+  }
+  heap_free_local(heap, page, block);
+}
+
+// Whether p starts a block of a small page (a link on the delayed list, which are not encoded).
+bool is_small_block(const void* p) {
+  const Page* page = find_page(p);
+  return page != nullptr && page->kind == PageKind::kSmall && small_page_block_start(page, p);
+}
+
+// The next block of a delayed list (links there are plain pointers), or nullptr after reporting a
+// link that a write after free overwrote (the rest of the list is dropped).
+Block* delayed_next(Block* block, const Page* page) {
+  Block* next = reinterpret_cast<Block*>(block->next_encoded);
+  if (next != nullptr && !is_small_block(next)) [[unlikely]] {
+    diag::report_bad_link(next, page->block_size);
+    return nullptr;
+  }
+  return next;
+}
+
+}  // namespace
+
+void process_delayed(Heap* heap) {
+  if (heap->delayed_free.load(std::memory_order_relaxed) == nullptr) return;
+  Block* block = heap->delayed_free.exchange(nullptr, std::memory_order_acquire);
+  LockGuard guard(heap->full_lock);
+  while (block != nullptr) {
+    Page* page = page_of(segment_of(block), block);
+    Block* next = delayed_next(block, page);
+    uintptr_t owner = page->owner.load(std::memory_order_relaxed);
+    if (owner_heap(owner) != heap) {
+      push_remote(page, block);  // another thread took the page meanwhile
+    } else {
+      if (owner & kOwnerFull) page_unfull(heap, page);
+      heap_push_local(heap, page, block);  // checked by the remote free that delayed it
+    }
+    block = next;
+  }
+}
+
+void free_generic(void* p, Page* page, Heap* heap) noexcept {
+  os::ErrnoGuard errno_guard;
+  uintptr_t owner = page->owner.load(std::memory_order_relaxed);
+  switch (page->kind) {
+    case PageKind::kSmall:
+      // The page was found from p, so the multiply test is exact (a division here was a fifth of
+      // the remote-free path in mimalloc-bench's xmalloc-test).
+      if (!small_page_block_start(page, p))
+        return diag::report_invalid_free(p, "not the start of a block");
+      if (checking_wanted() && !checked_free(page, p)) return;
+      if (owner_heap(owner) == heap) return free_owned(heap, page, static_cast<Block*>(p));
+      return free_foreign(heap, page, static_cast<Block*>(p));
+    case PageKind::kLarge:
+      if (p != page->start) return diag::report_invalid_free(p, "not the start of a block");
+      if (!checked_free(page, p)) return;
+      stats::large_freed(page->block_size);
+      return arena_free_page(page);
+    case PageKind::kHuge:
+      if (p != page->start) return diag::report_invalid_free(p, "not the start of a block");
+      if (!checked_free(page, p)) return;
+      if (owner != 0) private_heap_forget_huge(page);
+      return huge_free(page);
+    case PageKind::kFree:
+      break;
+  }
+  diag::report_invalid_free(p, "not allocated, or already freed");
+}
+
+void free_marked(void* p, Page* page, Heap* heap) noexcept {
+  os::ErrnoGuard errno_guard;
+  Block* block = static_cast<Block*>(p);
+  if (page_contains_free_block(page, block, heap->delayed_free.load(std::memory_order_acquire)))
+    return diag::report_double_free(p, page->block_size);
+  heap_push_local(heap, page, block);  // the program's data merely looked like the mark
+}
+
+void free_not_ours(void* p) noexcept {
+  if (p == nullptr) return;
+  os::ErrnoGuard errno_guard;
+  diag::report_invalid_free(p, "not allocated by arenalloc");
+}
+
+void free_unmapped(void* p) noexcept {
+  Page* page = find_page(p);
+  if (page == nullptr) return free_not_ours(p);
+  heap_free_in_page(page, p);
+}
+
+}  // namespace arenalloc
