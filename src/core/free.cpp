@@ -14,6 +14,9 @@
 namespace arenalloc {
 namespace {
 
+// Frees by this thread that found a full page's owner busy (see worth_stealing).
+__thread uint32_t tls_steal_misses __attribute__((tls_model("initial-exec")));
+
 // Hand a freed block (already marked) to the page's owner: onto thread_free, or through the
 // owner's delayed list if the page is parked in its full list.
 [[gnu::always_inline]] inline void push_remote(Page* page, Block* block) {
@@ -69,11 +72,14 @@ namespace {
 // owner's fast paths, so its full_lock is all the two need to agree on. Checked and private
 // heaps keep their pages. A block the owner's delayed list still holds for the page goes to the
 // new owner when the old one processes that list.
-[[gnu::noinline]] bool steal_full_page(Heap* heap, Page* page, uintptr_t owner) {
-  if (heap == &g_empty_heap || heap->is_private || heap->checked || (owner & kOwnerChecked))
-    return false;
+// A thread that has not allocated yet gets its heap here: a thread that only frees (a consumer,
+// a clean-up thread) takes the pages too, and the ones it empties go back to the arena. Returns
+// the heap that took the page, or nullptr.
+[[gnu::noinline]] Heap* steal_full_page(Heap* heap, Page* page, uintptr_t owner) {
   Heap* victim = owner_heap(owner);
-  if (victim->is_private) return false;
+  if (victim->is_private || (owner & kOwnerChecked)) return nullptr;
+  if (heap == &g_empty_heap) heap = heap_for_thread();
+  if (heap == nullptr || heap->is_private || heap->checked) return nullptr;
   victim->full_lock.lock();
   bool stolen = page->owner.load(std::memory_order_relaxed) == owner;
   if (stolen) {
@@ -82,10 +88,10 @@ namespace {
     page->owner.store(owner_tag(heap), std::memory_order_relaxed);
   }
   victim->full_lock.unlock();
-  if (!stolen) return false;
+  if (!stolen) return nullptr;
   page_collect_thread_free(page);
   queue_push_back(heap, page);
-  return true;
+  return heap;
 }
 
 // Whether a free into a page with this owner should try steal_full_page: the page is parked full
@@ -93,11 +99,11 @@ namespace {
 // its delayed list soon, and a producer whose every page its consumer took would go to the arena
 // for each new one (bench/prodcons: 2.5x slower). Frees that find a busy owner have idleness
 // looked at again now and then (heaps_mark_idle reads the clock).
-[[gnu::always_inline]] inline bool worth_stealing(Heap* heap, uintptr_t owner) {
+[[gnu::always_inline]] inline bool worth_stealing(uintptr_t owner) {
   if ((owner & kOwnerFull) == 0) return false;
   if (owner_heap(owner)->idle.load(std::memory_order_relaxed)) [[unlikely]]
     return true;
-  if (heap != &g_empty_heap && (++heap->steal_misses & 255) == 0) [[unlikely]]
+  if ((++tls_steal_misses & 255) == 0) [[unlikely]]
     heaps_mark_idle();
   return false;
 }
@@ -105,8 +111,9 @@ namespace {
 // A free into a page another heap owns (or none).
 [[gnu::always_inline]] inline void free_foreign(Heap* heap, Page* page, Block* block) {
   uintptr_t owner = page->owner.load(std::memory_order_relaxed);
-  if (worth_stealing(heap, owner) && steal_full_page(heap, page, owner))
-    return heap_free_local(heap, page, block);
+  if (worth_stealing(owner))
+    if (Heap* taker = steal_full_page(heap, page, owner))
+      return heap_free_local(taker, page, block);
   free_remote(page, block);
 }
 
@@ -205,6 +212,44 @@ void free_unmapped(void* p) noexcept {
   Page* page = find_page(p);
   if (page == nullptr) return free_not_ours(p);
   heap_free_in_page(page, p);
+}
+
+size_t heap_release_full(Heap* heap) noexcept {
+  if (!heap->full_lock.try_lock()) return 0;
+  size_t released = 0;
+  for (Page* page = heap->full.first; page != nullptr;) {
+    Page* next = page->next;
+    // A page still in kUseDelayed has had no remote free: all its blocks are the owner's.
+    if ((page->thread_free.load(std::memory_order_acquire) & kDelayMask) != kUseDelayed) {
+      page_set_delay_state(page, kNeverDelayed, false);  // waits out a remote free in flight
+      heap->full.remove(page);
+      page->owner.store(0, std::memory_order_relaxed);
+      arena_abandon_page(page);
+      ++released;
+    }
+    page = next;
+  }
+  if (released != 0) {
+    // The first remote free into each of those pages went to the delayed list: hand those blocks
+    // to their pages now; the owner gets back the ones of pages it still has.
+    Block* block = heap->delayed_free.exchange(nullptr, std::memory_order_acquire);
+    while (block != nullptr) {
+      Page* page = page_of(segment_of(block), block);
+      Block* next = delayed_next(block, page);
+      if (owner_heap(page->owner.load(std::memory_order_relaxed)) != heap) {
+        push_remote(page, block);
+      } else {
+        Block* head = heap->delayed_free.load(std::memory_order_relaxed);
+        do {
+          block->next_encoded = reinterpret_cast<uintptr_t>(head);
+        } while (!heap->delayed_free.compare_exchange_weak(head, block, std::memory_order_release,
+                                                           std::memory_order_relaxed));
+      }
+      block = next;
+    }
+  }
+  heap->full_lock.unlock();
+  return released;
 }
 
 }  // namespace arenalloc

@@ -22,7 +22,7 @@ namespace {
 template <size_t... I>
 constexpr Heap make_empty_heap(std::index_sequence<I...>) {
   return Heap{
-      {((void)I, &g_empty_page)...}, {}, {}, {}, nullptr, 0, 0, 0, 0, nullptr, {}, {}, 0, {}, 0, 0};
+      {((void)I, &g_empty_page)...}, {}, {}, {}, nullptr, 0, 0, 0, 0, nullptr, {}, {}, {}, 0, 0};
 }
 }  // namespace
 
@@ -243,6 +243,7 @@ void heap_collect(Heap* heap) noexcept {
 void heap_reset_lists(Heap* heap) noexcept {
   for (auto& d : heap->direct) d = &g_empty_page;
   for (auto& q : heap->queues) q = PageList{};
+  LockGuard guard(heap->full_lock);  // heaps_release_idle may be looking at a recycled heap
   heap->full = PageList{};
   heap->delayed_free.store(nullptr, std::memory_order_relaxed);
 }

@@ -44,10 +44,9 @@ struct Heap {
   Lock full_lock;      // the full list and its pages' owner fields (see above)
   // Idleness, for steal_full_page (free.cpp): the owner counts its page refills and clears
   // `idle`; heaps_mark_idle sets it once `refills` has not moved for kIdleMs (seen_* are its
-  // notes, under the heap pool's lock); steal_misses counts a thread's failed takes. `idle` is
-  // read on other threads' frees: its cache line is not one the owner writes.
+  // notes, under the heap pool's lock). `idle` is read on other threads' frees: its cache line
+  // is not one the owner writes.
   std::atomic<uint32_t> refills{0};
-  uint32_t steal_misses = 0;
   alignas(64) std::atomic<uint8_t> idle{0};
   uint32_t seen_refills = 0;
   uint64_t seen_ms = 0;
@@ -91,6 +90,12 @@ void heaps_abandon_others(Heap* keep) noexcept;
 // Mark idle the heaps whose owner has not refilled a page for kIdleMs, and not idle the others.
 // At most once per kIdleMs / 2; never waits for a lock (process.cpp).
 void heaps_mark_idle() noexcept;
+// Maintenance (the purger): abandon to their arenas the full pages that other threads freed
+// blocks into, of every heap marked idle, so that their memory goes back to the arenas once
+// freed (a thread that stopped allocating never processes those frees). heap_release_full does
+// one heap (free.cpp); 0 if its full_lock is taken.
+void heaps_release_idle() noexcept;
+size_t heap_release_full(Heap* heap) noexcept;
 inline constexpr uint64_t kIdleMs = 5;
 // Fork child: a remote free caught mid-way (kDelayedFreeing) by the fork never completes; let
 // the heap's pages go on as if it had.

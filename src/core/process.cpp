@@ -203,4 +203,12 @@ void heaps_mark_idle() noexcept {
   g_heaps_lock.unlock();
 }
 
+void heaps_release_idle() noexcept {
+  heaps_mark_idle();
+  if (!g_heaps_lock.try_lock()) return;
+  for (size_t i = 0; i < g_all_count; ++i)
+    if (g_all_heaps[i]->idle.load(std::memory_order_relaxed)) heap_release_full(g_all_heaps[i]);
+  g_heaps_lock.unlock();
+}
+
 }  // namespace arenalloc

@@ -14,6 +14,7 @@
 #include <atomic>
 
 #include "core/arena.h"
+#include "core/heap.h"
 #include "core/private_heap.h"
 #include "diag/options.h"
 #include "diag/valgrind.h"
@@ -39,6 +40,7 @@ void* purger_main(void*) {
                           static_cast<long>((interval % 1000) * 1000000)};
     nanosleep(&ts, nullptr);
     vg::Scope scope;
+    heaps_release_idle();
     arenas_maintain_due();
     private_heaps_maintain(false);
   }
