@@ -9,45 +9,23 @@ namespace arenalloc_cli {
 const std::vector<SuiteEntry>& suite_entries() {
   // Arguments stay empty where the program's defaults are the suite's sizes (each takes
   // 1-5 s under glibc on a 2-core machine; see bench/README.md).
+  // clang-format off: one benchmark per line
   static const std::vector<SuiteEntry> entries = {
-      {"larson",
-       "larson",
-       {},
-       {"20000", "2", "100", "8", "1000", "2"},
-       "server simulation, cross-thread frees"},
+      {"larson", "larson", {}, {"20000", "2", "100", "8", "1000", "2"}, "server simulation, cross-thread frees"},
       {"prodcons", "prodcons", {}, {"20000", "1"}, "producer/consumer pairs, every free remote"},
       {"cache_scratch", "cache_scratch", {}, {"200", "2", "8", "100"}, "passive false sharing"},
       {"cache_thrash", "cache_thrash", {}, {"200", "2", "8", "100"}, "active false sharing"},
-      {"random_sizes",
-       "random_sizes",
-       {},
-       {"20000", "1", "500"},
-       "8 B..64 KiB, live set in phases"},
-      {"random_sizes_mt",
-       "random_sizes",
-       {"4000000", "2"},
-       {"20000", "2", "500"},
-       "same, 2 threads"},
-      {"glibc_simple",
-       "glibc_simple",
-       {},
-       {"2000"},
-       "fixed-size small batches (bench-malloc-simple)"},
-      {"glibc_thread",
-       "glibc_thread",
-       {},
-       {"20000", "2"},
-       "threaded working sets (bench-malloc-thread)"},
-      {"realloc_growth",
-       "realloc_growth",
-       {},
-       {"200", "1", "4096", "50"},
-       "buffers grown by realloc"},
+      {"random_sizes", "random_sizes", {}, {"20000", "1", "500"}, "8 B..64 KiB, live set in phases"},
+      {"random_sizes_mt", "random_sizes", {"4000000", "2"}, {"20000", "2", "500"}, "same, 2 threads"},
+      {"glibc_simple", "glibc_simple", {}, {"2000"}, "fixed-size small batches (bench-malloc-simple)"},
+      {"glibc_thread", "glibc_thread", {}, {"20000", "2"}, "threaded working sets (bench-malloc-thread)"},
+      {"realloc_growth", "realloc_growth", {}, {"200", "1", "4096", "50"}, "buffers grown by realloc"},
       {"large", "large", {}, {"20", "1", "102400", "4194304"}, "100 KiB..32 MiB blocks"},
       {"peak_fall", "peak_fall", {}, {"16", "2", "10", "10"}, "RSS at the peak and after the fall"},
       {"handoff", "handoff", {}, {"20000", "2", "1000"}, "data built by main, replaced by workers"},
       {"micro", "micro", {}, {"2000"}, "malloc API micro-benchmarks (Google Benchmark)"},
   };
+  // clang-format on
   return entries;
 }
 
