@@ -9,7 +9,8 @@ namespace arenalloc_cli {
 const std::vector<SuiteEntry>& suite_entries() {
   // Arguments stay empty where the program's defaults are the suite's sizes (each takes
   // 1-5 s under glibc on a 2-core machine; see bench/README.md).
-  // clang-format off: one benchmark per line
+  // One benchmark per line:
+  // clang-format off
   static const std::vector<SuiteEntry> entries = {
       {"larson", "larson", {}, {"20000", "2", "100", "8", "1000", "2"}, "server simulation, cross-thread frees"},
       {"prodcons", "prodcons", {}, {"20000", "1"}, "producer/consumer pairs, every free remote"},
