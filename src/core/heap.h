@@ -13,8 +13,9 @@
 // Only the owner thread touches a heap, with one exception: its full pages. A thread that frees
 // into a page parked in the full list of an owner that has not refilled a page for a while (a
 // main thread that built the data and now waits on its workers) takes the page over (see
-// steal_full_page in free.cpp). `full_lock` orders that against the owner's moves into and out
-// of the full list; the fast paths never touch full pages.
+// steal_full_page in free.cpp), and the purger abandons to their arenas the full pages of idle
+// heaps that others freed into (heaps_release_idle). `full_lock` orders both against the
+// owner's moves into and out of the full list; the fast paths never touch full pages.
 #pragma once
 
 #include <atomic>
