@@ -17,6 +17,15 @@ namespace {
 // Frees by this thread that found a full page's owner busy (see worth_stealing).
 __thread uint32_t tls_steal_misses __attribute__((tls_model("initial-exec")));
 
+// Push a block onto the heap's delayed list (plain links, see heap.h).
+void push_delayed(Heap* heap, Block* block) {
+  Block* head = heap->delayed_free.load(std::memory_order_relaxed);
+  do {
+    block->next_encoded = reinterpret_cast<uintptr_t>(head);
+  } while (!heap->delayed_free.compare_exchange_weak(head, block, std::memory_order_release,
+                                                     std::memory_order_relaxed));
+}
+
 // Hand a freed block (already marked) to the page's owner: onto thread_free, or through the
 // owner's delayed list if the page is parked in its full list.
 [[gnu::always_inline]] inline void push_remote(Page* page, Block* block) {
@@ -46,12 +55,7 @@ __thread uint32_t tls_steal_misses __attribute__((tls_model("initial-exec")));
   if (!delayed) return;
   // The page is parked in its owner's full list: hand the block to the owner so it requeues the
   // page. The owner cannot go away meanwhile: abandoning waits for kDelayedFreeing to clear.
-  Heap* owner = owner_heap(page->owner.load(std::memory_order_acquire));
-  Block* head = owner->delayed_free.load(std::memory_order_relaxed);
-  do {
-    block->next_encoded = reinterpret_cast<uintptr_t>(head);
-  } while (!owner->delayed_free.compare_exchange_weak(head, block, std::memory_order_release,
-                                                      std::memory_order_relaxed));
+  push_delayed(owner_heap(page->owner.load(std::memory_order_acquire)), block);
   page->thread_free.store(kNoDelayed, std::memory_order_release);
 }
 
@@ -239,11 +243,7 @@ size_t heap_release_full(Heap* heap) noexcept {
       if (owner_heap(page->owner.load(std::memory_order_relaxed)) != heap) {
         push_remote(page, block);
       } else {
-        Block* head = heap->delayed_free.load(std::memory_order_relaxed);
-        do {
-          block->next_encoded = reinterpret_cast<uintptr_t>(head);
-        } while (!heap->delayed_free.compare_exchange_weak(head, block, std::memory_order_release,
-                                                           std::memory_order_relaxed));
+        push_delayed(heap, block);
       }
       block = next;
     }
