@@ -268,6 +268,13 @@ Page* make_span_page(Arena* arena, Segment* seg, size_t first, size_t count) {
   return page;
 }
 
+// The header of a segment going to the pool, from its page descriptors on (the bitmaps and the
+// slice table ahead of them are rewritten when it is taken again).
+void purge_header(Segment* seg) {
+  os::purge(reinterpret_cast<uint8_t*>(seg) + kPurgeableHeaderStart,
+            kFirstUsableSlice * kSliceSize - kPurgeableHeaderStart, false);
+}
+
 // Slices go back to the free set, dirty from now on; the segment's purge deadline is armed.
 void mark_released(Arena* arena, Segment* seg, size_t first, size_t count, uint64_t now) {
   mark_slices(seg->free_mask, first, count, true);
@@ -325,8 +332,7 @@ size_t maintain_locked(Arena* arena, uint64_t now, bool force, size_t keep_bytes
     if (seg->free_slices == segment_usable_slices() && seg->purge_at_ms == 0 &&
         (arena->segments != seg || seg->next != nullptr)) {
       unlink_segment(arena, seg);
-      os::purge(reinterpret_cast<uint8_t*>(seg) + kPurgeableHeaderStart,
-                kFirstUsableSlice * kSliceSize - kPurgeableHeaderStart, false);
+      purge_header(seg);
       pool_put(seg);
     }
     seg = following;
@@ -599,11 +605,11 @@ void arena_discard_all(Arena* arena, bool keep_segments) {
       add(g_used_slices, -static_cast<ptrdiff_t>(segment_usable_slices() - seg->free_slices));
       add(g_dirty_slices, -static_cast<ptrdiff_t>(dirty));
       arena->dirty_slices -= dirty;
-      auto* base = reinterpret_cast<uint8_t*>(seg);
-      os::purge(base + kSliceSize, kSegmentSize - kSliceSize, false);
-      os::purge(base + kPurgeableHeaderStart,
-                kFirstUsableSlice * kSliceSize - kPurgeableHeaderStart, false);
-      purged += kSegmentSize - kSliceSize;
+      constexpr size_t kUsableBytes = kSegmentSize - kFirstUsableSlice * kSliceSize;
+      os::purge(reinterpret_cast<uint8_t*>(seg) + kFirstUsableSlice * kSliceSize, kUsableBytes,
+                false);
+      purge_header(seg);
+      purged += kUsableBytes;
       segment_reset_slices(seg);
       unlink_segment(arena, seg);
       pool_put(seg);
