@@ -64,18 +64,7 @@ TEST(PurgeRss, MultiThreadedPeakIsReturnedWithinOneSecond) {
   for (int t = 0; t < kAllocators; ++t)
     threads.emplace_back([&, t] {
       Rng r(uint64_t(t) + 11);
-      size_t total = 0, small = 0, n = 0;
-      void** mine = ptrs + size_t(t) * kMaxBlocks;
-      while (total < kPerThread && n < kMaxBlocks) {
-        size_t size = MixedFillSize(r, small, total);
-        if (size <= 512) small += size;
-        void* p = std::malloc(size);
-        if (p == nullptr) break;
-        std::memset(p, 0x5C, size);
-        mine[n++] = p;
-        total += size;
-      }
-      counts[t] = n;
+      counts[t] = FillMixed(r, kPerThread, ptrs + size_t(t) * kMaxBlocks, kMaxBlocks, 0x5C).blocks;
     });
   for (auto& t : threads) t.join();
   threads.clear();
@@ -87,17 +76,8 @@ TEST(PurgeRss, MultiThreadedPeakIsReturnedWithinOneSecond) {
     });
   for (auto& t : threads) t.join();
   const size_t freed = RssBytes();
-  auto start = std::chrono::steady_clock::now();
-  double crossed = -1;
   size_t after = freed;
-  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(1)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    after = RssBytes();
-    if (after < peak / 10) {
-      crossed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      break;
-    }
-  }
+  const double crossed = SecondsUntilRssBelow(peak / 10, std::chrono::seconds(1), &after);
   std::printf(
       "peak %.1f MiB, right after the frees %.1f MiB, below 10%% of the peak after %.2f s "
       "(%.1f MiB)\n",
@@ -130,18 +110,7 @@ TEST(PurgeRss, PeakFreedByOthersWhileItsThreadsIdleIsReturned) {
   for (int t = 0; t < kAllocators; ++t)
     allocators.emplace_back([&, t] {
       Rng r(uint64_t(t) + 21);
-      size_t total = 0, small = 0, n = 0;
-      void** mine = ptrs + size_t(t) * kMaxBlocks;
-      while (total < kPerThread && n < kMaxBlocks) {
-        size_t size = MixedFillSize(r, small, total);
-        if (size <= 512) small += size;
-        void* p = std::malloc(size);
-        if (p == nullptr) break;
-        std::memset(p, 0x5D, size);
-        mine[n++] = p;
-        total += size;
-      }
-      counts[t] = n;
+      counts[t] = FillMixed(r, kPerThread, ptrs + size_t(t) * kMaxBlocks, kMaxBlocks, 0x5D).blocks;
       filled.fetch_add(1);
       while (!exit_now.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     });
@@ -156,17 +125,8 @@ TEST(PurgeRss, PeakFreedByOthersWhileItsThreadsIdleIsReturned) {
     });
   for (auto& t : freers) t.join();
   const size_t freed = RssBytes();
-  auto start = std::chrono::steady_clock::now();
-  double crossed = -1;
   size_t after = freed;
-  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(2)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    after = RssBytes();
-    if (after < peak / 10) {
-      crossed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      break;
-    }
-  }
+  const double crossed = SecondsUntilRssBelow(peak / 10, std::chrono::seconds(2), &after);
   exit_now.store(true);
   for (auto& t : allocators) t.join();
   std::printf(

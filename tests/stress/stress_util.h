@@ -10,6 +10,7 @@
 #include "rng.h"
 #include "rss.h"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <thread>
 #include <utility>
 
 extern "C" void free_sized(void* ptr, size_t size);
@@ -262,6 +264,43 @@ inline size_t MixedFillSize(Rng& r, size_t small_bytes, size_t total) {
                                    : r.LogUniform(1024, 256 << 10);
 }
 
+// A mixed fill of `target` bytes (or `max_blocks` blocks) into ptrs[], every byte written with
+// `fill`; `failed` if malloc returned NULL (the fill stops there).
+struct MixedFill {
+  size_t blocks = 0, total = 0;
+  bool failed = false;
+};
+inline MixedFill FillMixed(Rng& r, size_t target, void** ptrs, size_t max_blocks, int fill) {
+  MixedFill f;
+  size_t small_bytes = 0;
+  while (f.total < target && f.blocks < max_blocks) {
+    size_t n = MixedFillSize(r, small_bytes, f.total);
+    if (n <= 512) small_bytes += n;
+    void* p = std::malloc(n);
+    if (p == nullptr) {
+      f.failed = true;
+      break;
+    }
+    std::memset(p, fill, n);
+    ptrs[f.blocks++] = p;
+    f.total += n;
+  }
+  return f;
+}
+
+// Reads RSS every 20 ms until it is below `limit` or `within` has passed. Returns the seconds
+// it took, or -1; *last is the last reading.
+inline double SecondsUntilRssBelow(size_t limit, std::chrono::milliseconds within, size_t* last) {
+  auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < within) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    *last = RssBytes();
+    if (*last < limit)
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  return -1;
+}
+
 inline bool FillThenFreeMixed(uint64_t seed, size_t target, FillAndFree* out) {
   constexpr size_t kMaxBlocks = FillAndFree::kMaxBlocks;
   auto** ptrs = static_cast<void**>(mmap(nullptr, kMaxBlocks * sizeof(void*),
@@ -273,16 +312,10 @@ inline bool FillThenFreeMixed(uint64_t seed, size_t target, FillAndFree* out) {
   for (int i = 0; i < 1000; ++i) std::free(std::malloc(size_t(i) * 64 + 1));  // init
   out->start = RssBytes();
   Rng r(seed);
-  size_t small_bytes = 0;
-  while (out->total < target && out->blocks < kMaxBlocks) {
-    size_t n = MixedFillSize(r, small_bytes, out->total);
-    if (n <= 512) small_bytes += n;
-    void* p = std::malloc(n);
-    if (p == nullptr) return false;
-    std::memset(p, 0x6B, n);
-    ptrs[out->blocks++] = p;
-    out->total += n;
-  }
+  MixedFill fill = FillMixed(r, target, ptrs, kMaxBlocks, 0x6B);
+  out->blocks = fill.blocks;
+  out->total = fill.total;
+  if (fill.failed) return false;
   out->peak = RssBytes();
   for (size_t i = 0; i < out->blocks; ++i) {
     size_t j = i + r.Below(out->blocks - i);
