@@ -201,6 +201,31 @@ TEST(Realloc, GrowingByLittleStepsMovesOncePerQuarter) {
   std::free(p);
 }
 
+// The room left for growth stops at the power of two at or above the request: a buffer capped
+// at 8 KiB (redis's listpacks) and grown a byte past its usable size at a time ends in an 8 KiB
+// block, not a 9 KiB one, after a few moves.
+TEST(Realloc, LittleStepsStopAtThePowerOfTwo) {
+  const uint64_t seed = 78;
+  size_t n = 4096;
+  auto* p = static_cast<unsigned char*>(std::malloc(Opaque(n)));
+  ASSERT_NE(p, nullptr);
+  Fill(p, n, seed);
+  int moves = 0;
+  while (n < 8192) {
+    size_t next = std::min<size_t>(malloc_usable_size(p) + 1, 8192);
+    auto* q = static_cast<unsigned char*>(std::realloc(p, Opaque(next)));
+    ASSERT_NE(q, nullptr) << next;
+    if (q != p) ++moves;
+    p = q;
+    ASSERT_EQ(FirstMismatch(p, n, seed), n) << "contents lost growing to " << next;
+    n = next;
+    Fill(p, n, seed);
+  }
+  EXPECT_EQ(malloc_usable_size(p), 8192u);
+  EXPECT_LE(moves, 4);
+  std::free(p);
+}
+
 // Huge blocks grow by moving their pages (mremap) once they outgrow their mapping: the first
 // and last pages written before each step read back after it.
 TEST(Realloc, HugeBlockGrowsAndShrinksKeepingContents) {
