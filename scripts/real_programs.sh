@@ -59,3 +59,40 @@ print(len(sorted(d.items(), key=lambda kv: len(kv[1]))))'
 awk 'BEGIN { srand(1); for (i = 0; i < 400000; i++) print "line", int(rand() * 32768), i }' \
   > "$work/lines.txt"
 compare "sort -S 50M (400k lines)" sort -S 50M "$work/lines.txt" -o "$work/sorted.txt"
+
+# A server: redis-server runs under the allocator, the client (redis-benchmark, with
+# mimalloc-bench's load: pushes of 10 elements onto one list, and reads) does not.
+cat > "$work/redis.sh" << 'EOF2'
+#!/bin/bash
+set -u
+dir=$(mktemp -d)
+port=$((20000 + RANDOM % 20000))
+redis-server --port "$port" --save '' --appendonly no --dir "$dir" > "$dir/log" 2>&1 &
+server=$!
+unset LD_PRELOAD
+for _ in $(seq 100); do redis-cli -p "$port" ping > /dev/null 2>&1 && break; sleep 0.05; done
+timeout 300 redis-benchmark -p "$port" -r 1000000 -n 1000000 -P 8 -q \
+  lpush a 1 2 3 4 5 6 7 8 9 10 lrange a 1 10 | tr '\r' '\n' | tail -1
+status=${PIPESTATUS[0]}
+redis-cli -p "$port" info memory | grep '^used_memory:'
+redis-cli -p "$port" shutdown nosave > /dev/null 2>&1
+wait "$server"
+rm -rf "$dir"
+exit "$status"
+EOF2
+if command -v redis-benchmark > /dev/null; then
+  compare "redis-server (1M pipelined list pushes and reads)" bash "$work/redis.sh"
+else
+  echo "== redis-server: skipped (redis-benchmark is not installed)"
+fi
+
+# Strings kept and dropped by a garbage-collected interpreter: a third of the small strings are
+# kept, the rest pile up in an array dropped every 50,000, with a 100 KB string now and then.
+compare "ruby (5M short strings, a third kept)" ruby -e '
+r = Random.new(3); kept = []; pile = []
+5_000_000.times do |i|
+  s = "x" * (8 * r.rand(7))
+  if i % 3 == 0 then kept << s else pile << s end
+  pile = ["y" * 100_000] if pile.size >= 50_000
+end
+puts kept.size'
