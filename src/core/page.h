@@ -63,38 +63,44 @@ inline constexpr uintptr_t kOwnerBits = kOwnerFull | kOwnerChecked;
 // (adopted, taken from another arena, taken from an idle owner), and each owner writes its page's
 // lists and count on every malloc and free. Packed at 112 bytes, neighbouring descriptors shared
 // lines: bench/handoff ran about 20% slower once its workers took the main thread's pages.
+// The first line holds everything the malloc and free fast paths read or write, so a free into a
+// page whose descriptor has gone cold (larson: random frees over thousands of pages) misses once;
+// the second holds the rest, with thread_free, whose CAS by other threads' frees would otherwise
+// take the owner's line away on every remote free.
 struct alignas(64) Page {
-  // Owner-thread fields, read and written on the fast paths.
+  // First line: the fast paths.
   Block* free;
   Block* local_free;
-  uint32_t used;
-  uint32_t capacity;  // blocks carved out of the page so far
-  uint32_t reserved;  // blocks that fit in the page
-  uint8_t size_class;
-  PageKind kind;
-  uint8_t is_zero;  // kLarge/kHuge: the block's memory is known to read as zero
-  uint8_t in_queue;
   uintptr_t key;
-  size_t block_size;  // for kLarge and kHuge, the usable size of the one block
   // Heap* of the owner | kOwnerFull; 0 for large and abandoned pages. Only the owner changes it
   // while it owns the page, so the owner may read it plainly; others read it relaxed.
   std::atomic<uintptr_t> owner;
-  std::atomic<uintptr_t> thread_free;  // Block* | DelayState
-  Page* next;  // in a heap queue, the full list, or an arena's abandoned list
-  Page* prev;
   uint8_t* start;  // first block
   // Small pages: `(p - start) * block_magic < block_limit` exactly when p starts one of the
   // page's blocks (a divisibility test by multiplication, with the block-count bound folded in:
   // see page_init_small). One multiply instead of a division on the free path.
   uint64_t block_magic;
   uint64_t block_limit;
+  uint32_t used;
+  uint32_t capacity;  // blocks carved out of the page so far
+  // Second line.
+  std::atomic<uintptr_t> thread_free;  // Block* | DelayState
+  size_t block_size;                   // for kLarge and kHuge, the usable size of the one block
+  Page* next;  // in a heap queue, the full list, or an arena's abandoned list
+  Page* prev;
+  uint32_t reserved;  // blocks that fit in the page
+  uint8_t size_class;
+  PageKind kind;
+  uint8_t is_zero;  // kLarge/kHuge: the block's memory is known to read as zero
+  uint8_t in_queue;
   uint16_t first_slice;
   uint16_t slice_count;
   // The page is its class's only page and was kept when it emptied: `used` carries kKeptBias so
   // that a malloc/free loop on it does not call page_retire on every free.
   uint8_t kept;
-  uint8_t unused_[3];
 };
+static_assert(offsetof(Page, capacity) + sizeof(uint32_t) <= 64, "fast-path fields in one line");
+static_assert(sizeof(Page) == 128);
 
 inline constexpr uint32_t kKeptBias = 1u << 30;
 // Blocks in use, without the kept-page bias.
