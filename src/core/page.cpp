@@ -17,12 +17,15 @@ void page_init_small(Page* page, size_t size_class, uintptr_t owner, uintptr_t k
   page->block_size = class_size(size_class);
   page->reserved =
       static_cast<uint32_t>((size_t{page->slice_count} << kSliceShift) / page->block_size);
-  // With c = ceil(2^64 / size), offset * c (mod 2^64) is q * e for offset = q * size, where
-  // e = size * c - 2^64 is in [1, size]; for any other offset it is at least about 2^64 / size.
-  // So offset * c < reserved * e exactly for the starts of blocks 0 .. reserved-1.
+  // With c = ceil(2^64 / size), or one more to make it odd, offset * c (mod 2^64) is q * e for
+  // offset = q * size, where e = size * c - 2^64 is in [1, 2 * size]; for any other offset in
+  // the page it is at least about 2^64 / size. So offset * c < reserved * e exactly for the
+  // starts of blocks 0 .. reserved-1. An odd c also rejects the addresses that differ from a
+  // block's only in bits 47-63, which the page map's mask folds onto it (page_map.h): for
+  // those the product is at least 2^47 (checked for every class by brute force).
   uint64_t c = UINT64_MAX / page->block_size + 1;
-  if (page->block_size * c == 0) ++c;  // a power of two: c = 2^64 / size + 1, so e = size
-  uint64_t e = page->block_size * c;   // mod 2^64
+  c |= 1;
+  uint64_t e = page->block_size * c;  // mod 2^64
   page->block_magic = c;
   page->block_limit = page->reserved * e;
   page->size_class = static_cast<uint8_t>(size_class);

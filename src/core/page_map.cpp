@@ -5,8 +5,12 @@
 
 namespace arenalloc::page_map {
 
-Page** g_entries = nullptr;
-size_t g_limit = 0;
+namespace {
+Page* g_no_entries[1] = {nullptr};
+}  // namespace
+
+Page** g_entries = g_no_entries;
+size_t g_index_mask = 0;
 
 namespace {
 
@@ -15,7 +19,7 @@ Page** entries_of(const Segment* seg) {
 }
 
 bool covers(const Segment* seg) {
-  return g_limit != 0 && (reinterpret_cast<uintptr_t>(seg) >> kSliceShift) < g_limit;
+  return g_index_mask != 0 && (reinterpret_cast<uintptr_t>(seg) >> kSliceShift) <= g_index_mask;
 }
 
 void copy(const Segment* seg, size_t first, size_t count) {
@@ -27,12 +31,12 @@ void copy(const Segment* seg, size_t first, size_t count) {
 }  // namespace
 
 void init() noexcept {
-  if (g_limit != 0) return;
+  if (g_index_mask != 0) return;
   void* p = os::reserve_readonly(kEntries * sizeof(Page*));
   if (p == nullptr) return;
   os::name_mapping(p, kEntries * sizeof(Page*), "arenalloc-page-map");
   g_entries = static_cast<Page**>(p);
-  __atomic_store_n(&g_limit, kEntries, __ATOMIC_RELEASE);
+  __atomic_store_n(&g_index_mask, kEntries - 1, __ATOMIC_RELEASE);  // after g_entries
 }
 
 void add(const Segment* seg) noexcept {

@@ -11,7 +11,8 @@
 // The map is a cache for the free fast paths: the segment map and each segment's slice table
 // (segment.h) stay authoritative. A null entry means "not known here" and sends the caller to the
 // slow path, which asks the segment map. So arenalloc works unchanged, only slower, where the
-// map cannot be reserved (a tight `ulimit -v`): `limit` then stays 0 and every lookup misses.
+// map cannot be reserved (a tight `ulimit -v`): `g_index_mask` then stays 0 and every lookup
+// misses.
 #pragma once
 
 #include <cstddef>
@@ -30,14 +31,29 @@ inline constexpr size_t kCoveredBits = 47;
 inline constexpr size_t kEntries = size_t{1} << (kCoveredBits - kSliceShift);
 
 // Two variables rather than one struct: each is then one rip-relative load on the free path.
+// Until the map is reserved (or if it cannot be), g_entries is a single null entry and the mask
+// is 0, so every lookup reads that entry and misses.
 extern Page** g_entries ARENALLOC_HIDDEN;
-// kEntries once reserved; 0 before, or if the reservation failed.
-extern size_t g_limit ARENALLOC_HIDDEN;
+// kEntries - 1 once reserved; 0 before, or if the reservation failed.
+extern size_t g_index_mask ARENALLOC_HIDDEN;
 
+// A mask rather than a bounds test saves the free path a compare and a branch. A pointer at or
+// above 2^47 (never one of ours: nothing is mapped there unless asked for) reads the entry of
+// the address with bits 47-63 cleared. The callers' block-start test rejects it: exactly where
+// that address starts a block (page_init_small picks the multiplier for that), and otherwise
+// but for a chance of about block_limit / 2^64, as for any wild pointer.
 [[gnu::always_inline]] inline Page* lookup(const void* p) {
-  size_t index = reinterpret_cast<uintptr_t>(p) >> kSliceShift;
-  if (index >= g_limit) [[unlikely]]
-    return nullptr;
+  // The mask is read before g_entries (init stores them in the other order), so a lookup racing
+  // with init never indexes the one-entry stand-in with the full mask. Outside sanitizer builds
+  // the read is plain, so that the compiler folds it into the `and`, and a compiler fence keeps
+  // the order (x86 keeps loads in order).
+#if defined(ARENALLOC_TSAN)
+  size_t mask = __atomic_load_n(&g_index_mask, __ATOMIC_ACQUIRE);
+#else
+  size_t mask = g_index_mask;
+#endif
+  size_t index = (reinterpret_cast<uintptr_t>(p) >> kSliceShift) & mask;
+  __atomic_signal_fence(__ATOMIC_ACQUIRE);
   return __atomic_load_n(&g_entries[index], __ATOMIC_RELAXED);
 }
 

@@ -299,6 +299,15 @@ static int free_wild_in_segment(void) {
   return 0;
 }
 
+/* A block's address with bit 63 set: the page map folds it onto the block (page_map.h), and the
+ * block-start test must still reject it rather than free the block. */
+static int free_high_alias(void) {
+  char* p = malloc(48);
+  bad_free((void*)((uintptr_t)p ^ ((uintptr_t)1 << 63)), 48);
+  free(p);
+  return 0;
+}
+
 /* A pointer arenalloc never returned, handed to a call that must report it: the pointer and the
  * thread first, then (under warn and ignore) that the program went on and what it returned. */
 static int probe_invalid(void* p, void (*call)(void*)) {
@@ -1036,6 +1045,7 @@ static const struct scenario kScenarios[] = {
     {"free_large_interior", free_large_interior},
     {"free_huge_interior", free_huge_interior},
     {"free_wild_in_segment", free_wild_in_segment},
+    {"free_high_alias", free_high_alias},
     {"realloc_stack", realloc_stack},
     {"realloc_interior", realloc_interior},
     {"realloc_freed", realloc_freed},

@@ -127,6 +127,8 @@ const std::vector<Case>& AlwaysOnCases() {
        [](const Result& r) { return InvalidFree(Ptr(r), kNotStart, Tid(r)); }},
       {"free_wild_in_segment",
        [](const Result& r) { return InvalidFree(Ptr(r), kNotAllocated, Tid(r)); }},
+      {"free_high_alias",
+       [](const Result& r) { return InvalidFree(Ptr(r), kNotStart, Tid(r)); }},
       {"realloc_stack", [](const Result& r) { return InvalidFree(Ptr(r), kRealloc, Tid(r)); }, 1,
        {{"result", "0x0"}}},
       {"realloc_interior", [](const Result& r) { return InvalidFree(Ptr(r), kRealloc, Tid(r)); },

@@ -117,6 +117,21 @@ TEST(Page, FastBlockStartTestMatchesDivision) {
   }
 }
 
+// The page map folds bits 47-63 of an address away (page_map.h), so free(p | 1 << 63) finds p's
+// page; the multiply test must reject every such address of every block start. (With an even
+// multiplier, classes such as 48 or 144 accepted some: 48-byte blocks at offset 2^63.)
+TEST(Page, FastBlockStartRejectsHighBitAliases) {
+  for (size_t c = 0; c < kClassCount; ++c) {
+    Page* page = fresh_page(c);
+    for (size_t q : {size_t{0}, size_t{1}, size_t{page->reserved} - 1})
+      for (uint64_t k = 1; k < (uint64_t{1} << 17); ++k) {
+        const uint8_t* p = page->start + q * page->block_size + (k << 47);
+        ASSERT_FALSE(small_page_block_start(page, p))
+            << "class " << c << " block " << q << " k " << k;
+      }
+  }
+}
+
 TEST(Page, FreeListIsEncoded) {
   Page* page = fresh_page(6);
   Block* first = page->free;
