@@ -44,10 +44,10 @@ extern size_t g_index_mask ARENALLOC_HIDDEN;
 // but for a chance of about block_limit / 2^64, as for any wild pointer.
 [[gnu::always_inline]] inline Page* lookup(const void* p) {
   // The mask is read before g_entries (init stores them in the other order), so a lookup racing
-  // with init never indexes the one-entry stand-in with the full mask. Outside sanitizer builds
-  // the read is plain, so that the compiler folds it into the `and`, and a compiler fence keeps
-  // the order (x86 keeps loads in order).
-#if defined(ARENALLOC_TSAN)
+  // with init never indexes the one-entry stand-in with the full mask. On x86-64 outside
+  // sanitizer builds the read is plain, so that the compiler folds it into the `and`, and a
+  // compiler fence keeps the order (the processor keeps loads in order).
+#if defined(ARENALLOC_TSAN) || !defined(__x86_64__)
   size_t mask = __atomic_load_n(&g_index_mask, __ATOMIC_ACQUIRE);
 #else
   size_t mask = g_index_mask;
