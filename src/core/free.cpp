@@ -130,6 +130,14 @@ void free_owned(Heap* heap, Page* page, Block* block) {
     heap->full_lock.unlock();
     if (!still_ours) return free_foreign(heap, page, block);  // another thread took it
   }
+  if (heap->checked) [[unlikely]] {
+    // A checked heap (debug mode, perturb) hands a freed block out again only once the page's
+    // free list has run dry: the longer it waits, the more writes after free the check at reuse
+    // catches.
+    if (kFastPathChecks && block->free_mark == free_mark(page, block))
+      return free_marked(block, page, heap);
+    return heap_push_onto(heap, page, block, &page->local_free);
+  }
   heap_free_local(heap, page, block);
 }
 

@@ -137,14 +137,20 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
   return malloc_generic(n, heap);
 }
 
-// Push on the page's `free` list, without the double-free check (the caller did it): the next
-// malloc of the class from this page gets the block freed last, still in cache (see page.h).
-[[gnu::always_inline]] inline void heap_push_local(Heap* heap, Page* page, Block* block) noexcept {
+// Push onto one of the page's owner lists, without the double-free check (the caller did it).
+[[gnu::always_inline]] inline void heap_push_onto(Heap* heap, Page* page, Block* block,
+                                                  Block** list) noexcept {
   if constexpr (kFastPathChecks) block->free_mark = free_mark(page, block);
-  block->next_encoded = encode(page, page->free);
-  page->free = block;
+  block->next_encoded = encode(page, *list);
+  *list = block;
   if (--page->used == 0) [[unlikely]]
     page_retire(heap, page);
+}
+
+// The owner's free: onto `free`, so the next malloc of the class from this page gets the block
+// freed last, still in cache (see page.h).
+[[gnu::always_inline]] inline void heap_push_local(Heap* heap, Page* page, Block* block) noexcept {
+  heap_push_onto(heap, page, block, &page->free);
 }
 
 [[gnu::always_inline]] inline void heap_free_local(Heap* heap, Page* page, void* p) noexcept {

@@ -11,7 +11,9 @@
 //                blocks freed long before: bench/handoff missed D1 22.6M times against 20.6M,
 //                tcmalloc 16.3M.) Only the owner thread touches it.
 //   local_free   remote frees the owner collected (page_collect_thread_free) while `free` still
-//                had blocks; they join `free` when it runs dry.
+//                had blocks, and a checked heap's own frees (debug mode: reuse waits, so that
+//                the check at reuse sees more writes after free); they join `free` when it
+//                runs dry.
 //   thread_free  blocks freed by other threads: an atomic stack pushed with one CAS; the owner
 //                takes it whole with one exchange when `free` and `local_free` are empty. A page
 //                whose owner frees as much as it allocates may leave them there for a while:

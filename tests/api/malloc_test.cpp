@@ -209,6 +209,22 @@ TEST(Malloc, FreedMemoryIsReused) {
   }
 }
 
+// The block a thread freed last is the next one it gets of that size (still in cache), even
+// while its page has others free.
+TEST(Malloc, TheBlockFreedLastIsReusedFirst) {
+  std::vector<void*> blocks;
+  for (int i = 0; i < 8; ++i) blocks.push_back(std::malloc(Opaque<size_t>(48)));
+  std::free(blocks[2]);
+  std::free(blocks[5]);
+  void* first = std::malloc(Opaque<size_t>(48));
+  void* second = std::malloc(Opaque<size_t>(48));
+  EXPECT_EQ(first, blocks[5]);
+  EXPECT_EQ(second, blocks[2]);
+  blocks[2] = first;
+  blocks[5] = second;
+  for (void* p : blocks) std::free(p);
+}
+
 TEST(Malloc, LibcEntryPointsInteroperate) {
   // __libc_malloc -> free
   auto* a = static_cast<unsigned char*>(__libc_malloc(100));

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -262,6 +263,26 @@ TEST_F(Tuning, MalloptPerturbFillsBlocks) {
   EXPECT_EQ(filled, 48u) << "freed blocks hold 165 past the 16 bytes of links";
   EXPECT_EQ(mallopt(M_PERTURB, 0), 1);
   EXPECT_EQ(Get("perturb"), "0");
+}
+
+// A checked heap (here through M_PERTURB) does not hand a freed block out again while the page
+// has other free blocks: the longer it waits, the more writes after free the check at reuse
+// catches. (By default the block freed last comes back first:
+// Malloc.TheBlockFreedLastIsReusedFirst.)
+TEST_F(Tuning, CheckedHeapsDelayTheReuseOfFreedBlocks) {
+  ASSERT_EQ(mallopt(M_PERTURB, 165), 1);
+  std::vector<void*> blocks;
+  for (int i = 0; i < 4; ++i) blocks.push_back(malloc(Opaque<size_t>(48)));
+  void* freed = blocks[1];
+  free(freed);
+  for (int i = 0; i < 4; ++i) {
+    void* p = malloc(Opaque<size_t>(48));
+    EXPECT_NE(p, freed) << "reused at once, after " << i << " other blocks";
+    blocks.push_back(p);
+  }
+  blocks.erase(blocks.begin() + 1);
+  for (void* p : blocks) free(p);
+  EXPECT_EQ(mallopt(M_PERTURB, 0), 1);
 }
 
 TEST_F(Tuning, MalloptUnknownParameterAndMxfast) {
