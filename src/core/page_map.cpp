@@ -6,13 +6,8 @@
 namespace arenalloc::page_map {
 
 namespace {
-Page* g_no_entries[1] = {nullptr};
-}  // namespace
 
-Page** g_entries = g_no_entries;
-size_t g_index_mask = 0;
-
-namespace {
+Page* g_no_entries[1] = {nullptr};  // g_entries until the map is reserved
 
 Page** entries_of(const Segment* seg) {
   return g_entries + (reinterpret_cast<uintptr_t>(seg) >> kSliceShift);
@@ -29,6 +24,9 @@ void copy(const Segment* seg, size_t first, size_t count) {
 }
 
 }  // namespace
+
+Page** g_entries = g_no_entries;
+size_t g_index_mask = 0;
 
 void init() noexcept {
   if (g_index_mask != 0) return;
