@@ -121,21 +121,28 @@ std::vector<size_t> GeometricSizes(size_t limit) {
   return v;
 }
 
+// realloc *p, which holds `cur` bytes of the pattern `seed`, to n bytes: the bytes kept must
+// read back, the pattern is extended over the new part, and *moved tells whether the block moved.
+void ReallocStep(unsigned char** p, size_t cur, size_t n, uint64_t seed, bool* moved) {
+  auto* q = static_cast<unsigned char*>(std::realloc(*p, Opaque(n)));
+  ASSERT_NE(q, nullptr) << "realloc " << cur << " -> " << n;
+  *moved = q != *p;
+  *p = q;
+  size_t kept = std::min(cur, n);
+  size_t bad = FirstMismatch(q, kept, seed);
+  ASSERT_EQ(bad, kept) << "realloc " << cur << " -> " << n << " lost byte " << bad;
+  ASSERT_GE(malloc_usable_size(q), n);
+  for (size_t i = kept; i < n; ++i) q[i] = PatternByte(seed, i);
+}
+
 void ReallocChain(const std::vector<size_t>& sizes, bool block_neighbours) {
   const uint64_t seed = 99;
   unsigned char* p = nullptr;
   size_t cur = 0;
   std::vector<void*> neighbours;
   for (size_t n : sizes) {
-    auto* q = static_cast<unsigned char*>(std::realloc(p, n));
-    ASSERT_NE(q, nullptr) << "realloc " << cur << " -> " << n;
-    size_t kept = std::min(cur, n);
-    size_t bad = FirstMismatch(q, kept, seed);
-    ASSERT_EQ(bad, kept) << "realloc " << cur << " -> " << n << " lost byte " << bad;
-    EXPECT_GE(malloc_usable_size(q), n);
-    // Extend the pattern over the new part.
-    for (size_t i = kept; i < n; ++i) q[i] = PatternByte(seed, i);
-    p = q;
+    bool moved;
+    ASSERT_NO_FATAL_FAILURE(ReallocStep(&p, cur, n, seed, &moved));
     cur = n;
     if (block_neighbours) {
       // Allocate right after, so growing in place is (often) impossible.
@@ -188,13 +195,9 @@ TEST(Realloc, GrowingByLittleStepsMovesOncePerQuarter) {
   Fill(p, n, seed);
   int moves = 0;
   for (; n + 8 <= 1000; n += 8) {
-    auto* q = static_cast<unsigned char*>(std::realloc(p, Opaque(n + 8)));
-    ASSERT_NE(q, nullptr) << n + 8;
-    if (q != p) ++moves;
-    p = q;
-    ASSERT_EQ(FirstMismatch(p, n, seed), n) << "contents lost growing to " << n + 8;
-    Fill(p, n + 8, seed);
-    ASSERT_GE(malloc_usable_size(p), n + 8);
+    bool moved;
+    ASSERT_NO_FATAL_FAILURE(ReallocStep(&p, n, n + 8, seed, &moved));
+    moves += moved;
   }
   EXPECT_LE(moves, 8) << "moved at nearly every size class";
   EXPECT_GE(moves, 4) << "grew far beyond what was asked";
@@ -213,13 +216,10 @@ TEST(Realloc, LittleStepsStopAtThePowerOfTwo) {
   int moves = 0;
   while (n < 8192) {
     size_t next = std::min<size_t>(malloc_usable_size(p) + 1, 8192);
-    auto* q = static_cast<unsigned char*>(std::realloc(p, Opaque(next)));
-    ASSERT_NE(q, nullptr) << next;
-    if (q != p) ++moves;
-    p = q;
-    ASSERT_EQ(FirstMismatch(p, n, seed), n) << "contents lost growing to " << next;
+    bool moved;
+    ASSERT_NO_FATAL_FAILURE(ReallocStep(&p, n, next, seed, &moved));
+    moves += moved;
     n = next;
-    Fill(p, n, seed);
   }
   EXPECT_EQ(malloc_usable_size(p), 8192u);
   EXPECT_LE(moves, 4);

@@ -3,7 +3,6 @@
 // so RSS falls well below the peak.
 // Own executable: RSS is measured for the whole process.
 #include <malloc.h>
-#include <sys/mman.h>
 
 #include <chrono>
 #include <cstdio>
@@ -55,10 +54,9 @@ TEST(PurgeRss, MultiThreadedPeakIsReturnedWithinOneSecond) {
   constexpr int kAllocators = 4;
   constexpr size_t kPerThread = size_t(256) << 20;
   constexpr size_t kMaxBlocks = size_t(1) << 20;
-  auto** ptrs =
-      static_cast<void**>(mmap(nullptr, kAllocators * kMaxBlocks * sizeof(void*),
-                               PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  ASSERT_NE(ptrs, MAP_FAILED);
+  PointerArray array(kAllocators * kMaxBlocks);
+  void** ptrs = array.get();
+  ASSERT_NE(ptrs, nullptr);
   size_t counts[kAllocators] = {};
   std::vector<std::thread> threads;
   for (int t = 0; t < kAllocators; ++t)
@@ -86,7 +84,6 @@ TEST(PurgeRss, MultiThreadedPeakIsReturnedWithinOneSecond) {
   ASSERT_GE(peak, size_t(3) << 30 >> 2) << "the blocks were not resident?";
   EXPECT_GE(crossed, 0) << "RSS " << MiB(after) << " MiB one second after the frees (peak "
                         << MiB(peak) << " MiB)";
-  munmap(ptrs, kAllocators * kMaxBlocks * sizeof(void*));
 }
 
 // The same, but the threads that allocated stay alive and idle (waiting to be told to exit),
@@ -99,10 +96,9 @@ TEST(PurgeRss, PeakFreedByOthersWhileItsThreadsIdleIsReturned) {
   constexpr int kAllocators = 2;
   constexpr size_t kPerThread = size_t(256) << 20;
   constexpr size_t kMaxBlocks = size_t(1) << 20;
-  auto** ptrs =
-      static_cast<void**>(mmap(nullptr, kAllocators * kMaxBlocks * sizeof(void*),
-                               PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  ASSERT_NE(ptrs, MAP_FAILED);
+  PointerArray array(kAllocators * kMaxBlocks);
+  void** ptrs = array.get();
+  ASSERT_NE(ptrs, nullptr);
   size_t counts[kAllocators] = {};
   std::atomic<int> filled{0};
   std::atomic<bool> exit_now{false};
@@ -137,7 +133,6 @@ TEST(PurgeRss, PeakFreedByOthersWhileItsThreadsIdleIsReturned) {
   ASSERT_GE(peak, size_t(3) << 30 >> 3) << "the blocks were not resident?";
   EXPECT_GE(crossed, 0) << "RSS " << MiB(after) << " MiB two seconds after the frees (peak "
                         << MiB(peak) << " MiB), the allocating threads alive and idle";
-  munmap(ptrs, kAllocators * kMaxBlocks * sizeof(void*));
 }
 
 }  // namespace

@@ -243,17 +243,36 @@ class Watchdog {
   }
 };
 
+// An array of `count` pointers outside the heap (mmap'd, zero), so that keeping the blocks'
+// addresses allocates nothing; unmapped when it goes out of scope. get() is nullptr if the
+// mapping failed.
+class PointerArray {
+ public:
+  explicit PointerArray(size_t count) : count_(count) {
+    void* m = mmap(nullptr, count * sizeof(void*), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ptrs_ = m == MAP_FAILED ? nullptr : static_cast<void**>(m);
+  }
+  ~PointerArray() {
+    if (ptrs_ != nullptr) munmap(ptrs_, count_ * sizeof(void*));
+  }
+  PointerArray(const PointerArray&) = delete;
+  PointerArray& operator=(const PointerArray&) = delete;
+  void** get() const { return ptrs_; }
+
+ private:
+  size_t count_;
+  void** ptrs_;
+};
+
 // The RSS tests' workload: a pointer array outside the heap (touched before the baseline), then
 // about `target` bytes in mixed sizes (a third in 16..512-byte blocks, the rest 1..256 KiB with a
 // few up to 1 MiB), each touched, then all freed in a scrambled order. RSS is sampled at start,
 // peak and right after the frees.
 struct FillAndFree {
-  size_t blocks = 0, total = 0, start = 0, peak = 0, freed = 0;
-  void** ptrs = nullptr;  // stays mapped (and counted in RSS) until the test is done
   static constexpr size_t kMaxBlocks = size_t(2) << 20;
-  ~FillAndFree() {
-    if (ptrs != nullptr) munmap(ptrs, kMaxBlocks * sizeof(void*));
-  }
+  size_t blocks = 0, total = 0, start = 0, peak = 0, freed = 0;
+  PointerArray ptrs{kMaxBlocks};  // stays mapped (and counted in RSS) until the test is done
 };
 // The next size of a mixed fill that has allocated `total` bytes, `small_bytes` of them in blocks
 // of 512 bytes or less: small blocks make up a quarter of the bytes, the rest is 1-256 KiB with
@@ -303,11 +322,8 @@ inline double SecondsUntilRssBelow(size_t limit, std::chrono::milliseconds withi
 
 inline bool FillThenFreeMixed(uint64_t seed, size_t target, FillAndFree* out) {
   constexpr size_t kMaxBlocks = FillAndFree::kMaxBlocks;
-  auto** ptrs = static_cast<void**>(mmap(nullptr, kMaxBlocks * sizeof(void*),
-                                         PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                                         -1, 0));
-  if (ptrs == MAP_FAILED) return false;
-  out->ptrs = ptrs;
+  void** ptrs = out->ptrs.get();
+  if (ptrs == nullptr) return false;
   std::memset(ptrs, 0, kMaxBlocks * sizeof(void*));
   for (int i = 0; i < 1000; ++i) std::free(std::malloc(size_t(i) * 64 + 1));  // init
   out->start = RssBytes();
