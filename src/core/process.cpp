@@ -181,14 +181,14 @@ void heaps_abandon_others(Heap* keep) noexcept {
   }
 }
 
-void heaps_mark_idle() noexcept {
-  static std::atomic<uint64_t> next_ms{0};
-  uint64_t now = os::now_ms();
-  if (now < next_ms.load(std::memory_order_relaxed)) return;
-  if (!g_heaps_lock.try_lock()) return;
-  next_ms.store(now + kIdleMs / 2, std::memory_order_relaxed);
-  // Heaps in the pool are looked at too: harmless (they have no pages), and thread_id is written
-  // without the lock.
+namespace {
+
+std::atomic<uint64_t> g_next_idle_scan_ms{0};
+
+// Under g_heaps_lock. Heaps in the pool are looked at too: harmless (they have no pages), and
+// thread_id is written without the lock.
+void mark_idle_locked(uint64_t now) {
+  g_next_idle_scan_ms.store(now + kIdleMs / 2, std::memory_order_relaxed);
   for (size_t i = 0; i < g_all_count; ++i) {
     Heap* h = g_all_heaps[i];
     uint32_t refills = h->refills.load(std::memory_order_relaxed);
@@ -200,12 +200,25 @@ void heaps_mark_idle() noexcept {
       h->idle.store(1, std::memory_order_relaxed);
     }
   }
+}
+
+bool idle_scan_due(uint64_t now) {
+  return now >= g_next_idle_scan_ms.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void heaps_mark_idle() noexcept {
+  uint64_t now = os::now_ms();
+  if (!idle_scan_due(now) || !g_heaps_lock.try_lock()) return;
+  mark_idle_locked(now);
   g_heaps_lock.unlock();
 }
 
 void heaps_release_idle() noexcept {
-  heaps_mark_idle();
   if (!g_heaps_lock.try_lock()) return;
+  uint64_t now = os::now_ms();
+  if (idle_scan_due(now)) mark_idle_locked(now);
   for (size_t i = 0; i < g_all_count; ++i)
     if (g_all_heaps[i]->idle.load(std::memory_order_relaxed)) heap_release_full(g_all_heaps[i]);
   g_heaps_lock.unlock();
