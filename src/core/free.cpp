@@ -121,9 +121,11 @@ void push_delayed(Heap* heap, Block* block) {
   free_remote(page, block);
 }
 
-// Free of a block of a page this heap owns, full or not.
-void free_owned(Heap* heap, Page* page, Block* block) {
-  if (page->owner.load(std::memory_order_relaxed) & kOwnerFull) {
+// Free of a block of a page this heap owns, full or not, as `owner` (read once by the caller)
+// says. Read again here, a full page's owner could already be 0: the purger may have abandoned
+// the page meanwhile (heap_release_full), and the free must then not push onto it.
+void free_owned(Heap* heap, Page* page, Block* block, uintptr_t owner) {
+  if (owner & kOwnerFull) {
     heap->full_lock.lock();
     bool still_ours = page->owner.load(std::memory_order_relaxed) == (owner_tag(heap) | kOwnerFull);
     if (still_ours) page_unfull(heap, page);
@@ -184,7 +186,7 @@ void free_generic(void* p, Page* page, Heap* heap) noexcept {
       if (!small_page_block_start(page, p))
         return diag::report_invalid_free(p, "not the start of a block");
       if (checking_wanted() && !checked_free(page, p)) return;
-      if (owner_heap(owner) == heap) return free_owned(heap, page, static_cast<Block*>(p));
+      if (owner_heap(owner) == heap) return free_owned(heap, page, static_cast<Block*>(p), owner);
       return free_foreign(heap, page, static_cast<Block*>(p));
     case PageKind::kLarge:
       if (p != page->start) return diag::report_invalid_free(p, "not the start of a block");
