@@ -32,7 +32,7 @@ bool is_block_start(const Page* page, const void* p) {
 // answers in one load; the segment map where it cannot (a map that could not be reserved or
 // made writable, see page_map.h).
 Page* owned_page(const void* p, const char* op) {
-  Page* page = page_map::lookup(p);
+  Page* page = page_map::find(p);
   if (page == nullptr) page = find_page(p);
   if (page == nullptr || page->kind == PageKind::kFree || !is_block_start(page, p) ||
       (kFastPathChecks && page->kind == PageKind::kSmall &&
@@ -72,6 +72,7 @@ void* heap_alloc(Heap* heap, size_t size, size_t align, bool zero) noexcept {
 }
 
 void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept {
+  if (!page_map::known(page)) return dealloc_sized_unmapped(p, size, align);
   bool ok = size <= page->block_size;
   if (ok && debug_mode())
     ok = size == debug_requested_size(page, p);  // blocks carry a tail

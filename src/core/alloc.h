@@ -31,17 +31,16 @@ inline void dealloc(void* p) noexcept {
 }
 
 // Sized free (free_sized, sized operator delete): the size must be one the block could have
-// been allocated or reallocated with; a mismatch is reported. Sizes between half the block and
-// the block (every request of the class, and realloc's in-place shrinks) pass with two compares.
-// nullptr needs no test of its own: the page map knows no page at address 0, and the unmapped
-// path ignores it.
+// been allocated or reallocated with; a mismatch is reported. Sizes from half the block to the
+// block (every request of the class, and realloc's in-place shrinks) pass with one subtraction
+// and one compare (see page_set_block_size); the rest is judged out of line. An address the page
+// map does not know (nullptr among them) finds the sentinel page, which no size but 0 passes;
+// with 0 it goes on to the free path, which sends it on as well.
 [[gnu::noinline]] void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept;
 [[gnu::noinline]] void dealloc_sized_unmapped(void* p, size_t size, size_t align) noexcept;
 inline void dealloc_sized(void* p, size_t size, size_t align) noexcept {
   Page* page = page_map::lookup(p);
-  if (page == nullptr) [[unlikely]]
-    return dealloc_sized_unmapped(p, size, align);
-  if (size > page->block_size || 2 * size < page->block_size) [[unlikely]]
+  if (!sized_free_fits(page, size)) [[unlikely]]
     return dealloc_sized_slow(p, page, size, align);
   heap_free_in_page(page, p);
 }

@@ -518,7 +518,7 @@ void arena_free_page(Page* page) {
   {
     LockGuard guard(arena->lock);
     page->kind = PageKind::kFree;
-    page->owner.store(0, std::memory_order_relaxed);
+    page_clear_owner(page);
     page->in_queue = 0;
     release_slices(arena, seg, page->first_slice, page->slice_count);
   }
@@ -538,7 +538,7 @@ Page* arena_adopt_abandoned(Arena* home, size_t size_class, Heap* heap) {
     if (page == nullptr) continue;
     arena->abandoned_count.fetch_sub(1, std::memory_order_relaxed);
     g_abandoned_by_class[size_class].fetch_sub(1, std::memory_order_relaxed);
-    page->owner.store(owner_tag(heap), std::memory_order_relaxed);
+    page_set_heap(page, heap);
     page_set_delay_state(page, kNoDelayed, false);
     return page;
   }
@@ -567,7 +567,7 @@ bool arena_grow_large(Page* page, size_t slices) {
   for (size_t i = end; i < end + extra; ++i) seg->slice_page[i] = page;
   page_map::update(seg, end, extra);
   page->slice_count = static_cast<uint16_t>(slices);
-  page->block_size = slices << kSliceShift;
+  page_set_block_size(page, slices << kSliceShift);
   return true;
 }
 
@@ -595,7 +595,7 @@ void arena_discard_all(Arena* arena, bool keep_segments) {
         if (page->first_slice != i || page->kind == PageKind::kFree) continue;
         if (slice_is_free(seg, i)) continue;
         page->kind = PageKind::kFree;
-        page->owner.store(0, std::memory_order_relaxed);
+        page_clear_owner(page);
         page->in_queue = 0;
         mark_released(arena, seg, i, page->slice_count, now);
       }
@@ -626,7 +626,7 @@ void arena_shrink_large(Page* page, size_t slices) {
   size_t tail = page->slice_count - slices;
   release_slices(arena, seg, page->first_slice + slices, tail);
   page->slice_count = static_cast<uint16_t>(slices);
-  page->block_size = slices << kSliceShift;
+  page_set_block_size(page, slices << kSliceShift);
 }
 
 size_t arena_maintain(Arena* arena, bool force, size_t keep_bytes) {

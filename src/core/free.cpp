@@ -89,7 +89,7 @@ void push_delayed(Heap* heap, Block* block) {
   if (stolen) {
     page_set_delay_state(page, kNoDelayed, false);  // waits out a remote free in flight
     victim->full.remove(page);
-    page->owner.store(owner_tag(heap), std::memory_order_relaxed);
+    page_set_heap(page, heap);
   }
   victim->full_lock.unlock();
   if (!stolen) return nullptr;
@@ -177,6 +177,7 @@ void process_delayed(Heap* heap) {
 }
 
 void free_generic(void* p, Page* page, Heap* heap) noexcept {
+  if (!page_map::known(page)) return free_unmapped(p);
   os::ErrnoGuard errno_guard;
   uintptr_t owner = page->owner.load(std::memory_order_relaxed);
   switch (page->kind) {
@@ -202,6 +203,18 @@ void free_generic(void* p, Page* page, Heap* heap) noexcept {
       break;
   }
   diag::report_invalid_free(p, "not allocated, or already freed");
+}
+
+void free_generic_here(void* p, Page* page) noexcept {
+  free_generic(p, page, tls_heap);
+}
+
+void free_marked_here(void* p, Page* page) noexcept {
+  free_marked(p, page, tls_heap);
+}
+
+void page_retire_here(Page* page) noexcept {
+  page_retire(tls_heap, page);
 }
 
 void free_marked(void* p, Page* page, Heap* heap) noexcept {
@@ -233,7 +246,7 @@ size_t heap_release_full(Heap* heap) noexcept {
     if ((page->thread_free.load(std::memory_order_acquire) & kDelayMask) != kUseDelayed) {
       page_set_delay_state(page, kNeverDelayed, false);  // waits out a remote free in flight
       heap->full.remove(page);
-      page->owner.store(0, std::memory_order_relaxed);
+      page_clear_owner(page);
       arena_abandon_page(page);
       ++released;
     }

@@ -49,13 +49,12 @@ void update_direct(Heap* heap, size_t c) {
   for (size_t i = class_direct_first(c); i <= class_direct_last(c); ++i) heap->direct[i] = page;
 }
 
-// A class's kept page (see Page::kept) stops being special once another page joins the queue;
+// A class's kept page (see page_kept) stops being special once another page joins the queue;
 // if it is empty by then it goes back to the arena.
 void unkeep(Heap* heap, PageList& q) {
   Page* first = q.first;
-  if (first == nullptr || !first->kept) return;
-  first->kept = 0;
-  first->used -= kKeptBias;
+  if (first == nullptr || !page_kept(first)) return;
+  page_unkeep(first);
   if (first->used == 0) {
     q.remove(first);
     first->in_queue = 0;
@@ -83,14 +82,11 @@ void queue_remove(Heap* heap, Page* page) {
 // (the caller collects them instead).
 bool page_to_full(Heap* heap, Page* page) {
   if (!page_set_delay_state(page, kUseDelayed, true)) return false;
-  if (page->kept) {  // a full page is not empty: it retires normally once freed
-    page->kept = 0;
-    page->used -= kKeptBias;
-  }
+  if (page_kept(page)) page_unkeep(page);  // a full page is not empty: it retires once freed
   queue_remove(heap, page);
   LockGuard guard(heap->full_lock);
   heap->full.push_back(page);
-  page->owner.store(owner_tag(heap) | kOwnerFull, std::memory_order_relaxed);
+  page_set_heap(page, heap, kOwnerFull);
   return true;
 }
 
@@ -107,7 +103,7 @@ void queue_push_back(Heap* heap, Page* page) {
 void page_unfull(Heap* heap, Page* page) {
   heap->full.remove(page);
   page_set_delay_state(page, kNoDelayed, false);
-  page->owner.store(owner_tag(heap), std::memory_order_relaxed);
+  page_set_heap(page, heap);
   queue_push_back(heap, page);
 }
 
@@ -145,7 +141,7 @@ Page* heap_find_page(Heap* heap, size_t c) noexcept {
   }
   page = arena_take_span(heap->arena, class_page_slices(c), 1);
   if (page == nullptr) return nullptr;
-  page_init_small(page, c, owner_tag(heap), next_key(heap));
+  page_init_small(page, c, owner_tag(heap), owner_thread_tag(heap), next_key(heap));
   queue_push_front(heap, page);
   return page;
 }
@@ -155,12 +151,12 @@ void heap_set_checked(Heap* heap, bool checked) noexcept {
   heap->checked = checked;
   for (size_t c = 0; c < kClassCount; ++c) {
     for (Page* page = heap->queues[c].first; page != nullptr; page = page->next)
-      page->owner.store(owner_tag(heap), std::memory_order_relaxed);
+      page_set_heap(page, heap);
     update_direct(heap, c);
   }
   LockGuard guard(heap->full_lock);
   for (Page* page = heap->full.first; page != nullptr; page = page->next)
-    page->owner.store(owner_tag(heap) | kOwnerFull, std::memory_order_relaxed);
+    page_set_heap(page, heap, kOwnerFull);
 }
 
 void* heap_malloc_class(Heap* heap, size_t c) noexcept {
@@ -208,12 +204,16 @@ void free_list_corrupted(Page* page) noexcept {
 
 void page_retire(Heap* heap, Page* page) noexcept {
   os::ErrnoGuard errno_guard;
+  // The free fast path knows the owner by its thread pointer. Were a thread to exit without its
+  // heap being abandoned (no key destructor ran) and another thread to get the same thread
+  // pointer, it would free into the dead heap's pages: leave them to that heap, as before.
+  if (owner_heap(page->owner.load(std::memory_order_relaxed)) != heap) [[unlikely]]
+    return;
   // Keep the last page of a class: a thread that allocates and frees one block in a loop must not
   // go to the arena each time.
   PageList& q = heap->queues[page->size_class];
   if (page->in_queue && q.first == page && page->next == nullptr) {
-    page->kept = 1;
-    page->used += kKeptBias;
+    page_keep(page);
     return;
   }
   if (page->in_queue)
@@ -263,7 +263,7 @@ void heap_abandon(Heap* heap) noexcept {
   heap->full_lock.lock();
   while (Page* page = heap->full.pop_front()) {
     page_set_delay_state(page, kNeverDelayed, false);
-    page->owner.store(owner_tag(heap), std::memory_order_relaxed);
+    page_set_heap(page, heap);
     heap->queues[page->size_class].push_back(page);
     page->in_queue = 1;
   }
@@ -277,11 +277,10 @@ void heap_abandon(Heap* heap) noexcept {
       page_set_delay_state(page, kNeverDelayed, false);
       page_collect_thread_free(page);
       page->used = page_used(page);
-      page->kept = 0;
       if (page->used == 0) {
         arena_free_page(page);
       } else {
-        page->owner.store(0, std::memory_order_relaxed);
+        page_clear_owner(page);
         arena_abandon_page(page);
       }
     }

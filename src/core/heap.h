@@ -42,6 +42,7 @@ struct Heap {
   uint8_t checked;     // every malloc and free of this heap takes the slow path (perturb, debug)
   uint8_t is_private;  // a private heap's (core/private_heap.h): never adopts abandoned pages
   Heap* next_free;     // in the pool of unused heaps
+  uintptr_t thread;    // the owning thread's thread pointer; 0 for a private heap
   Lock full_lock;      // the full list and its pages' owner fields (see above)
   // Idleness, for steal_full_page (free.cpp): the owner counts its page refills and clears
   // `idle`; heaps_mark_idle sets it once `refills` has not moved for kIdleMs (seen_* are its
@@ -53,9 +54,24 @@ struct Heap {
   uint64_t seen_ms = 0;
 };
 
+// The calling thread's thread pointer: what Page::owner_thread holds for its pages.
+[[gnu::always_inline]] inline uintptr_t this_thread() {
+  return reinterpret_cast<uintptr_t>(__builtin_thread_pointer());
+}
+
 // What Page::owner holds for a page of this heap (not in the full list).
 inline uintptr_t owner_tag(const Heap* heap) {
   return reinterpret_cast<uintptr_t>(heap) | (heap->checked ? kOwnerChecked : 0);
+}
+
+// What Page::owner_thread holds for a page of this heap (not in the full list).
+inline uintptr_t owner_thread_tag(const Heap* heap) {
+  return heap->thread | (heap->checked ? kOwnerChecked : 0);
+}
+
+// Give the page to the heap; bits: kOwnerFull for its full list.
+inline void page_set_heap(Page* page, const Heap* heap, uintptr_t bits = 0) {
+  page_set_owner(page, owner_tag(heap) | bits, owner_thread_tag(heap) | bits);
 }
 
 extern Heap g_empty_heap ARENALLOC_HIDDEN;
@@ -66,9 +82,14 @@ extern __thread Heap* tls_heap ARENALLOC_HIDDEN __attribute__((tls_model("initia
 [[gnu::noinline]] void* malloc_generic(size_t n, Heap* heap) noexcept;
 [[gnu::noinline]] void free_generic(void* p, Page* page, Heap* heap) noexcept;
 [[gnu::noinline]] void page_retire(Heap* heap, Page* page) noexcept;
+// free_generic, page_retire and free_marked for the calling thread's heap: they read tls_heap
+// there, so that the free fast path need not (two instructions).
+[[gnu::noinline]] void free_generic_here(void* p, Page* page) noexcept;
+[[gnu::noinline]] void page_retire_here(Page* page) noexcept;
+[[gnu::noinline]] void free_marked_here(void* p, Page* page) noexcept;
 [[gnu::noinline]] void free_not_ours(void* p) noexcept;
-// A free of a pointer the page map does not know: nullptr, one of ours that the map does not
-// cover, or not ours at all.
+// A free of a pointer the page map does not know (its lookup found the sentinel): nullptr, one
+// of ours that the map does not cover, or not ours at all.
 [[gnu::noinline]] void free_unmapped(void* p) noexcept;
 // A local free that found the block's free mark: a double free, unless the program's data
 // happened to look like the mark.
@@ -137,13 +158,18 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
   return malloc_generic(n, heap);
 }
 
-// Push onto one of the page's owner lists, without the double-free check (the caller did it).
-[[gnu::always_inline]] inline void heap_push_onto(Heap* heap, Page* page, Block* block,
-                                                  Block** list) noexcept {
+// Push onto one of the page's owner lists, without the double-free check (the caller did it);
+// true if that emptied the page (the caller retires it).
+[[gnu::always_inline]] inline bool page_push(Page* page, Block* block, Block** list) noexcept {
   if constexpr (kFastPathChecks) block->free_mark = free_mark(page, block);
   block->next_encoded = encode(page, *list);
   *list = block;
-  if (--page->used == 0) [[unlikely]]
+  return --page->used == 0;
+}
+
+[[gnu::always_inline]] inline void heap_push_onto(Heap* heap, Page* page, Block* block,
+                                                  Block** list) noexcept {
+  if (page_push(page, block, list)) [[unlikely]]
     page_retire(heap, page);
 }
 
@@ -160,31 +186,38 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
   heap_push_local(heap, page, block);
 }
 
-// Whether `heap` owns the page, as the free fast path asks. A plain read rather than an atomic
-// one: it may race with an arena handing an abandoned page to another thread, which changes no
-// answer (neither value is this thread's heap), and the compiler then folds the load into the
-// comparison. Sanitizer builds read it atomically, as everywhere else.
-[[gnu::always_inline]] inline bool owner_is(const Page* page, const Heap* heap) {
+// Whether the calling thread owns the page, not full and not checked, as the free fast path asks:
+// then the page's heap is this thread's (tls_heap). A plain read rather than an atomic one: it
+// may race with an arena handing an abandoned page to another thread, which changes no answer
+// (neither value is this thread's), and the compiler then folds the load into the comparison.
+// Sanitizer builds read it atomically, as everywhere else.
+[[gnu::always_inline]] inline bool owned_here(const Page* page) {
 #if defined(ARENALLOC_TSAN)
-  return page->owner.load(std::memory_order_relaxed) == reinterpret_cast<uintptr_t>(heap);
+  return page->owner_thread.load(std::memory_order_relaxed) == this_thread();
 #else
-  return *reinterpret_cast<const uintptr_t*>(&page->owner) == reinterpret_cast<uintptr_t>(heap);
+  return *reinterpret_cast<const uintptr_t*>(&page->owner_thread) == this_thread();
 #endif
 }
 
-// Free p, known to be in one of our segments, whose page is `page`.
+// Free p, known to be in one of our segments, whose page is `page`: heap_free_local for the
+// calling thread's heap, spelt out so that the fast path never needs the heap's address (its
+// slow exits read it).
 [[gnu::always_inline]] inline void heap_free_in_page(Page* page, void* p) noexcept {
-  Heap* heap = tls_heap;
-  if (owner_is(page, heap) && (!kFastPathChecks || small_page_block_start(page, p))) [[likely]]
-    return heap_free_local(heap, page, p);
-  free_generic(p, page, heap);
+  if (owned_here(page) && (!kFastPathChecks || small_page_block_start(page, p))) [[likely]] {
+    Block* block = static_cast<Block*>(p);
+    if (kFastPathChecks && block->free_mark == free_mark(page, block)) [[unlikely]]
+      return free_marked_here(p, page);
+    if (page_push(page, block, &page->free)) [[unlikely]]
+      page_retire_here(page);
+    return;
+  }
+  free_generic_here(p, page);
 }
 
+// An address the page map does not know (nullptr among them) finds its sentinel page, which no
+// heap owns: free_generic sends it on to free_unmapped.
 [[gnu::always_inline]] inline void heap_free(void* p) noexcept {
-  Page* page = page_map::lookup(p);
-  if (page == nullptr) [[unlikely]]
-    return free_unmapped(p);
-  heap_free_in_page(page, p);
+  heap_free_in_page(page_map::lookup(p), p);
 }
 
 }  // namespace arenalloc

@@ -27,12 +27,12 @@ void* large_alloc(Heap* heap, size_t n, size_t align, bool* is_zero) noexcept {
     }
     if (page != nullptr) {
       page->kind = PageKind::kLarge;
-      page->block_size = slices << kSliceShift;
+      page_set_block_size(page, slices << kSliceShift);
       page->reserved = 1;
       page->capacity = 1;
       page->used = 1;
       page->free = page->local_free = nullptr;
-      page->owner.store(0, std::memory_order_relaxed);
+      page_clear_owner(page);
       page->thread_free.store(kNoDelayed, std::memory_order_relaxed);
       stats::large_allocated(page->block_size);
     }

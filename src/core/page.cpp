@@ -9,12 +9,13 @@
 
 namespace arenalloc {
 
-void page_init_small(Page* page, size_t size_class, uintptr_t owner, uintptr_t key) {
+void page_init_small(Page* page, size_t size_class, uintptr_t owner, uintptr_t owner_thread,
+                     uintptr_t key) {
   page->free = nullptr;
   page->local_free = nullptr;
   page->used = 0;
   page->capacity = 0;
-  page->block_size = class_size(size_class);
+  page_set_block_size(page, class_size(size_class));
   page->reserved =
       static_cast<uint32_t>((size_t{page->slice_count} << kSliceShift) / page->block_size);
   // With c = ceil(2^64 / size), or one more to make it odd, offset * c (mod 2^64) is q * e for
@@ -31,10 +32,9 @@ void page_init_small(Page* page, size_t size_class, uintptr_t owner, uintptr_t k
   page->size_class = static_cast<uint8_t>(size_class);
   page->kind = PageKind::kSmall;
   page->in_queue = 0;
-  page->kept = 0;
   page->key = key;
   page->thread_free.store(kNoDelayed, std::memory_order_relaxed);
-  page->owner.store(owner, std::memory_order_relaxed);
+  page_set_owner(page, owner, owner_thread);
   page->next = page->prev = nullptr;
   page_extend(page);
 }

@@ -71,18 +71,21 @@ inline constexpr uintptr_t kOwnerBits = kOwnerFull | kOwnerChecked;
 // (adopted, taken from another arena, taken from an idle owner), and each owner writes its page's
 // lists and count on every malloc and free. Packed at 112 bytes, neighbouring descriptors shared
 // lines: bench/handoff ran about 20% slower once its workers took the main thread's pages.
-// The first line holds everything the malloc and free fast paths read or write, so a free into a
-// page whose descriptor has gone cold (larson: random frees over thousands of pages) misses once;
-// the second holds the rest, with thread_free, whose CAS by other threads' frees would otherwise
-// take the owner's line away on every remote free.
+// The first line holds everything the malloc and free fast paths read or write (sized delete's
+// size test included), so a free into a page whose descriptor has gone cold (larson: random frees
+// over thousands of pages) misses once; the second holds the rest, with thread_free, whose CAS by
+// other threads' frees would otherwise take the owner's line away on every remote free.
 struct alignas(64) Page {
   // First line: the fast paths.
   Block* free;
-  Block* local_free;
+  // block_size / 2, for sized free's fast test (alloc.h; see page_set_block_size).
+  size_t half_size;
   uintptr_t key;
-  // Heap* of the owner | kOwnerFull; 0 for large and abandoned pages. Only the owner changes it
-  // while it owns the page, so the owner may read it plainly; others read it relaxed.
-  std::atomic<uintptr_t> owner;
+  // The owner's thread pointer (the one a thread reads at %fs:0 on x86-64) with owner's bits:
+  // what the free fast path compares with its own thread pointer, which costs one instruction
+  // where reading the thread's heap costs two (a shared library finds its TLS offset in the GOT).
+  // 0, or bits that match no thread, where `owner` has no thread (see page_set_owner).
+  std::atomic<uintptr_t> owner_thread;
   uint8_t* start;  // first block
   // Small pages: `(p - start) * block_magic < block_limit` exactly when p starts one of the
   // page's blocks (a divisibility test by multiplication, with the block-count bound folded in:
@@ -90,30 +93,72 @@ struct alignas(64) Page {
   uint64_t block_magic;
   uint64_t block_limit;
   uint32_t used;
-  uint32_t capacity;  // blocks carved out of the page so far
+  // block_size, for sized free's fast test, where it is below 4 GiB; else 0 (and half_size 0).
+  uint32_t short_size;
   // Second line.
   std::atomic<uintptr_t> thread_free;  // Block* | DelayState
   size_t block_size;                   // for kLarge and kHuge, the usable size of the one block
+  Block* local_free;  // remote frees collected early, and a checked heap's own frees
+  // Heap* of the owner | kOwnerFull | kOwnerChecked; 0 for large and abandoned pages. Only the
+  // owner changes it while it owns the page, so the owner may read it plainly; others read it
+  // relaxed.
+  std::atomic<uintptr_t> owner;
   Page* next;  // in a heap queue, the full list, or an arena's abandoned list
   Page* prev;
   uint32_t reserved;  // blocks that fit in the page
+  uint32_t capacity;  // blocks carved out of the page so far
   uint8_t size_class;
   PageKind kind;
   uint8_t is_zero;  // kLarge/kHuge: the block's memory is known to read as zero
   uint8_t in_queue;
   uint16_t first_slice;
   uint16_t slice_count;
-  // The page is its class's only page and was kept when it emptied: `used` carries kKeptBias so
-  // that a malloc/free loop on it does not call page_retire on every free.
-  uint8_t kept;
 };
-static_assert(offsetof(Page, capacity) + sizeof(uint32_t) <= 64, "fast-path fields in one line");
+static_assert(offsetof(Page, short_size) + sizeof(uint32_t) <= 64, "fast-path fields in one line");
 static_assert(sizeof(Page) == 128);
 
+// Sized free accepts without a second look the sizes from half the block to the block: those
+// whose `short_size - size`, unsigned, is at most half_size (a size above the block wraps around
+// to a huge number). Every block size is even (a multiple of 16, of a slice, or of an OS page), so
+// the half is exact. Sizes of 4 GiB and more are left to the slow path (both fields 0, as in the
+// page map's sentinel, which only size 0 passes, to be sent on by the owner test).
+inline void page_set_block_size(Page* page, size_t block_size) {
+  page->block_size = block_size;
+  bool fits = block_size <= UINT32_MAX;
+  page->short_size = fits ? static_cast<uint32_t>(block_size) : 0;
+  page->half_size = fits ? block_size / 2 : 0;
+}
+[[gnu::always_inline]] inline bool sized_free_fits(const Page* page, size_t size) {
+  return uint64_t{page->short_size} - size <= page->half_size;
+}
+
+// The two owner words change together. A thread whose pages another thread may free into gets
+// `thread` = its thread pointer; a heap that no thread owns (a private heap) gets 0, which, with
+// the same bits, is no thread's.
+inline void page_set_owner(Page* page, uintptr_t owner, uintptr_t thread) {
+  page->owner.store(owner, std::memory_order_relaxed);
+  page->owner_thread.store(thread, std::memory_order_relaxed);
+}
+inline void page_clear_owner(Page* page) {
+  page_set_owner(page, 0, 0);
+}
+
+// A page is kept when it is its class's only page and it empties: `used` then carries kKeptBias
+// (beyond any real count), so that a malloc/free loop on it does not call page_retire on every
+// free.
 inline constexpr uint32_t kKeptBias = 1u << 30;
+inline bool page_kept(const Page* page) {
+  return page->used >= kKeptBias;
+}
+inline void page_keep(Page* page) {
+  page->used += kKeptBias;
+}
+inline void page_unkeep(Page* page) {
+  page->used -= kKeptBias;
+}
 // Blocks in use, without the kept-page bias.
 inline uint32_t page_used(const Page* page) {
-  return page->used - (page->kept ? kKeptBias : 0);
+  return page->used - (page_kept(page) ? kKeptBias : 0);
 }
 
 inline Block* decode(const Page* page, uintptr_t encoded) {
@@ -139,7 +184,9 @@ inline Heap* owner_heap(uintptr_t owner) {
 }
 
 // Page operations used by the heap (page.cpp). All are owner-thread only.
-void page_init_small(Page* page, size_t size_class, uintptr_t owner, uintptr_t key);
+// `owner`: what page_set_owner sets, before the first blocks are carved.
+void page_init_small(Page* page, size_t size_class, uintptr_t owner, uintptr_t owner_thread,
+                     uintptr_t key);
 // Carve more blocks onto `free` (at most ~one OS page worth at a time, so RSS follows use).
 void page_extend(Page* page);
 // Move local_free and then thread_free onto `free` when `free` is empty.

@@ -65,6 +65,7 @@ PrivateHeap* private_heap_create() noexcept {
   heap_reset_lists(heap);
   heap->arena = &h->arena;
   heap->is_private = 1;
+  heap->thread = 0;  // no thread's: its pages' owner_thread matches none
   heap->checked = checking_wanted();
   heap->random = (os::random_seed() ^ reinterpret_cast<uintptr_t>(h)) | 1;
   __atomic_store_n(&h->magic, kPrivateMagic, __ATOMIC_RELEASE);
@@ -94,7 +95,7 @@ void* private_heap_alloc(PrivateHeap* h, size_t size, size_t align, bool zero) n
   if (p != nullptr) {
     Page* page = page_of(segment_of(p), p);
     if (page->kind == PageKind::kHuge) {  // remember it, to unmap it at reset and destroy
-      page->owner.store(reinterpret_cast<uintptr_t>(&h->heap), std::memory_order_relaxed);
+      page_set_heap(page, &h->heap);
       LockGuard huge_guard(h->huge_lock);
       h->huge.push_back(page);
     }

@@ -76,6 +76,7 @@ Heap* heap_pool_take() {
 void heap_pool_put(Heap* h) {
   LockGuard guard(g_heaps_lock);
   h->thread_id = 0;
+  h->thread = 0;
   h->next_free = g_free_heaps;
   g_free_heaps = h;
 }
@@ -159,6 +160,7 @@ Heap* heap_for_thread() noexcept {
   if (h == nullptr) return nullptr;
   heap_reset_lists(h);
   h->thread_id = os::thread_id();
+  h->thread = this_thread();
   h->checked = checking_wanted();
   h->is_private = 0;
   h->random = (g_seed ^ reinterpret_cast<uintptr_t>(h) ^ (uint64_t{h->thread_id} << 32)) | 1;

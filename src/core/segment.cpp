@@ -228,7 +228,7 @@ Page* huge_alloc(size_t size, size_t align) {
   for (auto& entry : seg->slice_page) entry = page;
   page->kind = PageKind::kHuge;
   page->start = reinterpret_cast<uint8_t*>(seg) + offset;
-  page->block_size = total - offset;
+  page_set_block_size(page, total - offset);
   page->reserved = 1;
   page->used = 1;
   page->is_zero = 1;
@@ -259,7 +259,7 @@ bool huge_resize_in_place(Page* page, size_t size) {
     os::purge(reinterpret_cast<uint8_t*>(seg) + total, old_total - total, false);
   stats::huge_freed(old_total);
   stats::huge_allocated(total);
-  page->block_size = total - offset;
+  page_set_block_size(page, total - offset);
   return true;
 }
 
@@ -285,7 +285,7 @@ Page* huge_move(Page* page, size_t size) {
   Page* moved = &dest->pages[0];
   for (auto& entry : dest->slice_page) entry = moved;
   moved->start = reinterpret_cast<uint8_t*>(dest) + offset;
-  moved->block_size = total - offset;
+  page_set_block_size(moved, total - offset);
   os::name_mapping(dest, mapping, "arenalloc-huge");
   advise_huge_pages(dest, mapping);
   segmap::add(dest);

@@ -17,7 +17,7 @@ Page* fresh_page(size_t size_class) {
   size_t slices = class_page_slices(size_class);
   Page* page = segment_make_page(seg, next_slice, slices);
   next_slice += slices;
-  page_init_small(page, size_class, 0, 0x1234567890abcdefull);
+  page_init_small(page, size_class, 0, 0, 0x1234567890abcdefull);
   return page;
 }
 
@@ -130,6 +130,44 @@ TEST(Page, FastBlockStartRejectsHighBitAliases) {
             << "class " << c << " block " << q << " k " << k;
       }
   }
+}
+
+// Sized free's fast test (alloc.h) takes exactly the sizes from half the block to the block, for
+// every class, a large block and one of 4 GiB or more (whose sizes all go to the slow path but 0).
+TEST(Page, SizedFreeFastTestTakesHalfTheBlockToTheBlock) {
+  auto expect_range = [](const Page* page, size_t lo, size_t hi) {
+    for (size_t size : {size_t{0}, size_t{1}, lo - 1, lo, lo + 1, hi - 1, hi, hi + 1, 2 * hi,
+                        SIZE_MAX, SIZE_MAX - hi, SIZE_MAX / 2, SIZE_MAX / 2 + lo})
+      ASSERT_EQ(sized_free_fits(page, size), size >= lo && size <= hi)
+          << "block " << page->block_size << " size " << size;
+  };
+  for (size_t c = 0; c < kClassCount; ++c) {
+    Page* page = fresh_page(c);
+    expect_range(page, page->block_size / 2, page->block_size);
+  }
+  Page large{};
+  page_set_block_size(&large, 40 * kSliceSize);
+  expect_range(&large, 20 * kSliceSize, 40 * kSliceSize);
+  Page huge{};
+  page_set_block_size(&huge, size_t{5} << 30);
+  EXPECT_EQ(huge.block_size, size_t{5} << 30);
+  EXPECT_TRUE(sized_free_fits(&huge, 0));
+  for (size_t size : {size_t{1}, size_t{5} << 29, size_t{5} << 30, SIZE_MAX})
+    EXPECT_FALSE(sized_free_fits(&huge, size)) << size;
+}
+
+// A page's `used` count carries the kept-page bias while the page is kept, and only then.
+TEST(Page, KeptPagesCountWithTheBias) {
+  Page* page = fresh_page(4);
+  Block* a = pop(page);
+  EXPECT_FALSE(page_kept(page));
+  page_keep(page);
+  EXPECT_TRUE(page_kept(page));
+  EXPECT_EQ(page_used(page), 1u);
+  page_unkeep(page);
+  EXPECT_FALSE(page_kept(page));
+  EXPECT_EQ(page_used(page), 1u);
+  (void)a;
 }
 
 TEST(Page, FreeListIsEncoded) {

@@ -131,29 +131,38 @@ TEST(PageMap, MirrorsSlicePagesAndMissesEverythingElse) {
   Segment* seg = segment_map_new(nullptr);
   ASSERT_NE(seg, nullptr);
   auto* base = reinterpret_cast<uint8_t*>(seg);
-  EXPECT_EQ(page_map::lookup(base + 7 * kSliceSize), &seg->pages[0]);  // a free slice
+  EXPECT_EQ(page_map::find(base + 7 * kSliceSize), &seg->pages[0]);  // a free slice
   Page* page = segment_make_page(seg, 7, 2);
-  EXPECT_EQ(page_map::lookup(base + 7 * kSliceSize), page);
-  EXPECT_EQ(page_map::lookup(base + 9 * kSliceSize - 1), page);
-  EXPECT_EQ(page_map::lookup(base + 9 * kSliceSize), &seg->pages[0]);
+  EXPECT_EQ(page_map::find(base + 7 * kSliceSize), page);
+  EXPECT_EQ(page_map::find(base + 9 * kSliceSize - 1), page);
+  EXPECT_EQ(page_map::find(base + 9 * kSliceSize), &seg->pages[0]);
   // Wild pointers: no entry, so the caller asks the segment map (and rejects them).
   int local = 0;
   static int global_var = 0;
-  EXPECT_EQ(page_map::lookup(&local), nullptr);
-  EXPECT_EQ(page_map::lookup(&global_var), nullptr);
-  EXPECT_EQ(page_map::lookup(nullptr), nullptr);
-  EXPECT_EQ(page_map::lookup(reinterpret_cast<void*>(~uintptr_t{0} - 100)), nullptr);
-  EXPECT_EQ(page_map::lookup(reinterpret_cast<void*>(uintptr_t{1} << 47)), nullptr);
+  EXPECT_EQ(page_map::find(&local), nullptr);
+  EXPECT_EQ(page_map::find(&global_var), nullptr);
+  EXPECT_EQ(page_map::find(nullptr), nullptr);
+  // What the fast paths see instead: the sentinel, which no heap owns and no size fits.
+  Page* unknown = page_map::lookup(&local);
+  EXPECT_EQ(unknown, &page_map::g_unknown_page);
+  EXPECT_EQ(page_map::lookup(nullptr), unknown);
+  EXPECT_FALSE(page_map::known(unknown));
+  EXPECT_EQ(unknown->owner.load(), 0u);
+  EXPECT_EQ(unknown->kind, PageKind::kFree);
+  EXPECT_EQ(unknown->block_size, 0u);
+  EXPECT_FALSE(small_page_block_start(unknown, &local));
+  EXPECT_EQ(page_map::find(reinterpret_cast<void*>(~uintptr_t{0} - 100)), nullptr);
+  EXPECT_EQ(page_map::find(reinterpret_cast<void*>(uintptr_t{1} << 47)), nullptr);
   // Bits 47-63 are masked off: such an address reads the entry below it (the callers'
   // block-start test rejects it; see the block-start tests in page_test.cpp).
-  EXPECT_EQ(page_map::lookup(base + 7 * kSliceSize + (uintptr_t{1} << 63)), page);
+  EXPECT_EQ(page_map::find(base + 7 * kSliceSize + (uintptr_t{1} << 63)), page);
   // A huge block is known while it is mapped, and forgotten when it is unmapped.
   Page* huge = huge_alloc(40u << 20, 16);
   ASSERT_NE(huge, nullptr);
-  EXPECT_EQ(page_map::lookup(huge->start), huge);
+  EXPECT_EQ(page_map::find(huge->start), huge);
   uint8_t* start = huge->start;
   huge_free(huge);
-  EXPECT_EQ(page_map::lookup(start), nullptr);
+  EXPECT_EQ(page_map::find(start), nullptr);
 }
 
 TEST(Huge, MoveKeepsContentsAndAlignmentAndForgetsTheOldMapping) {
@@ -176,7 +185,7 @@ TEST(Huge, MoveKeepsContentsAndAlignmentAndForgetsTheOldMapping) {
     EXPECT_EQ(moved->start[4095], 0x11);
     EXPECT_EQ(moved->start[(40u << 20) - 1], 0x22);
     moved->start[(100u << 20) - 1] = 0x33;  // the new tail is mapped
-    EXPECT_EQ(page_map::lookup(moved->start), moved);
+    EXPECT_EQ(page_map::find(moved->start), moved);
     EXPECT_EQ(page_of(segment_of(moved->start), moved->start), moved);
     EXPECT_TRUE(segmap::contains(moved->start));
     if (old_start != moved->start) {
