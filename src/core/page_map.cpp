@@ -19,7 +19,9 @@ bool covers(const Segment* seg) {
 }
 
 uintptr_t entry_of(const Page* page) {
-  return page == nullptr ? 0 : reinterpret_cast<uintptr_t>(page) ^ g_entry_key;
+  return page == nullptr
+             ? 0
+             : reinterpret_cast<uintptr_t>(page) ^ reinterpret_cast<uintptr_t>(g_entry_key);
 }
 
 void copy(const Segment* seg, size_t first, size_t count) {
@@ -33,7 +35,7 @@ void copy(const Segment* seg, size_t first, size_t count) {
 uintptr_t* g_entries = g_no_entries;
 size_t g_index_mask = 0;
 Page g_unknown_page;
-uintptr_t g_entry_key = reinterpret_cast<uintptr_t>(&g_unknown_page);
+constinit Page* const g_entry_key = &g_unknown_page;
 
 void init() noexcept {
   if (g_index_mask != 0) return;

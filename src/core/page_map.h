@@ -44,8 +44,9 @@ extern size_t g_index_mask ARENALLOC_HIDDEN;
 // block_size 0). Only the slow paths compare with it (known()).
 extern Page g_unknown_page ARENALLOC_HIDDEN;
 // &g_unknown_page, the key of the entries' XOR. A variable, not the constant: the free path then
-// XORs with a memory operand instead of materialising the address first.
-extern uintptr_t g_entry_key ARENALLOC_HIDDEN;
+// XORs with a memory operand instead of materialising the address first. A pointer, so that it is
+// initialised statically (constinit): malloc runs before any constructor.
+extern Page* const g_entry_key ARENALLOC_HIDDEN;
 
 // A mask rather than a bounds test saves the free path a compare and a branch. A pointer at or
 // above 2^47 (never one of ours: nothing is mapped there unless asked for) reads the entry of
@@ -65,7 +66,7 @@ extern uintptr_t g_entry_key ARENALLOC_HIDDEN;
   size_t index = (reinterpret_cast<uintptr_t>(p) >> kSliceShift) & mask;
   __atomic_signal_fence(__ATOMIC_ACQUIRE);
   return reinterpret_cast<Page*>(__atomic_load_n(&g_entries[index], __ATOMIC_RELAXED) ^
-                                 g_entry_key);
+                                 reinterpret_cast<uintptr_t>(g_entry_key));
 }
 
 // Whether lookup found a page (rather than the sentinel).
