@@ -231,18 +231,21 @@ constexpr size_t kReplaceDirtySlices = 8;
 
 // A run of `slices` starting on a dirty slice in one of the arena's segments (arena locked): the
 // segment, with the run's first slice in *first; nullptr if none. A large span takes the run
-// that holds the most dirty slices, in any segment, if one holds any.
+// that holds the most dirty slices, in any segment, if one holds any; among equals, the one in
+// the smallest hole (best fit: a block of up to a segment finds a hole for it more often, so
+// fewer fresh slices are faulted in).
 Segment* find_dirty_span(Arena* arena, size_t slices, size_t align_slices, int* first) {
   if (slices >= kReplaceDirtySlices) {
     Segment* best = nullptr;
-    size_t best_dirty = 0;
+    size_t best_dirty = 0, best_hole = SIZE_MAX;
     for (Segment* seg = arena->segments; seg != nullptr; seg = seg->next) {
       if (seg->purge_at_ms == 0) continue;  // nothing dirty in it
-      size_t dirty;
-      int run = find_most_dirty_run(seg, slices, align_slices, &dirty);
-      if (run >= 0 && dirty > best_dirty) {
+      size_t dirty, hole;
+      int run = find_most_dirty_run(seg, slices, align_slices, &dirty, &hole);
+      if (run >= 0 && (dirty > best_dirty || (dirty == best_dirty && hole < best_hole))) {
         best = seg;
         best_dirty = dirty;
+        best_hole = hole;
         *first = run;
       }
     }

@@ -93,25 +93,36 @@ int find_dirty_run(const Segment* seg, size_t count, size_t align) {
   return -1;
 }
 
-int find_most_dirty_run(const Segment* seg, size_t count, size_t align, size_t* dirty) {
+int find_most_dirty_run(const Segment* seg, size_t count, size_t align, size_t* dirty,
+                        size_t* hole) {
   *dirty = 0;
-  if (seg->free_slices < count || count > kSlicesPerSegment) return -1;
-  // Prefix counts of free and of dirty slices: a window's counts are two subtractions.
-  uint16_t free_before[kSlicesPerSegment + 1], dirty_before[kSlicesPerSegment + 1];
-  free_before[0] = dirty_before[0] = 0;
-  for (size_t i = 0; i < kSlicesPerSegment; ++i) {
-    free_before[i + 1] = static_cast<uint16_t>(free_before[i] + slice_is_free(seg, i));
-    dirty_before[i + 1] =
-        static_cast<uint16_t>(dirty_before[i] + ((seg->dirty_mask[i / 64] >> (i % 64)) & 1));
-  }
+  *hole = SIZE_MAX;
+  if (seg->free_slices < count || count == 0 || count > kSlicesPerSegment) return -1;
+  auto is_dirty = [seg](size_t i) -> size_t { return (seg->dirty_mask[i / 64] >> (i % 64)) & 1; };
   int best = -1;
-  for (size_t i = 0; i + count <= kSlicesPerSegment; i += align) {
-    if (size_t{free_before[i + count]} - free_before[i] != count) continue;
-    size_t d = size_t{dirty_before[i + count]} - dirty_before[i];
-    if (d > *dirty) {
-      *dirty = d;
-      best = static_cast<int>(i);
-      if (d == count) break;
+  // Each hole (maximal free run) in turn, and in it the windows that start on a multiple of
+  // `align`, their dirty slices counted as the window slides.
+  for (size_t end = 0; end < kSlicesPerSegment;) {
+    size_t begin = end;
+    while (begin < kSlicesPerSegment && !slice_is_free(seg, begin)) ++begin;
+    end = begin;
+    while (end < kSlicesPerSegment && slice_is_free(seg, end)) ++end;
+    size_t length = end - begin;
+    size_t first = align_up(begin, align);
+    if (first + count > end) continue;
+    if (*dirty == count && length >= *hole) continue;  // cannot beat the best
+    size_t d = 0;
+    for (size_t i = first; i < first + count; ++i) d += is_dirty(i);
+    for (size_t w = first;; w += align) {
+      if (d > *dirty || (d == *dirty && d > 0 && length < *hole)) {
+        *dirty = d;
+        *hole = length;
+        best = static_cast<int>(w);
+        if (d == count && length == count) return best;  // a perfect fit
+      }
+      if (w + align + count > end) break;
+      for (size_t i = w; i < w + align; ++i) d -= is_dirty(i);
+      for (size_t i = w + count; i < w + count + align; ++i) d += is_dirty(i);
     }
   }
   return best;

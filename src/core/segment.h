@@ -88,9 +88,11 @@ int find_free_run(const Segment* seg, size_t count, size_t align);
 // The same, but only runs that start on a dirty slice (memory still resident: reusing it costs
 // no page faults and lets the rest be purged).
 int find_dirty_run(const Segment* seg, size_t count, size_t align);
-// The run of `count` free slices that holds the most dirty ones (first of equals); -1 if no free
-// run holds any. *dirty: how many. O(slices per segment), for large spans.
-int find_most_dirty_run(const Segment* seg, size_t count, size_t align, size_t* dirty);
+// The run of `count` free slices that holds the most dirty ones; among equals, the one in the
+// smallest hole (free run), so that big holes stay whole for big blocks; -1 if no free run holds
+// any. *dirty: how many; *hole: the length of that hole. O(slices per segment), for large spans.
+int find_most_dirty_run(const Segment* seg, size_t count, size_t align, size_t* dirty,
+                        size_t* hole);
 void mark_slices(uint64_t* mask, size_t first, size_t count, bool set);
 inline bool slice_is_free(const Segment* seg, size_t i) {
   return (seg->free_mask[i / 64] >> (i % 64)) & 1;

@@ -58,24 +58,48 @@ TEST(SliceBits, FindMostDirtyRunPrefersTheRunHoldingMostResidentMemory) {
   s.free_slices = 60;
   mark_slices(s.dirty_mask, 10, 1, true);
   mark_slices(s.dirty_mask, 110, 20, true);
-  size_t dirty = 0;
+  size_t dirty = 0, hole = 0;
   // First fit on a dirty slice would start at 10 (one dirty slice); the best run is in the other.
   EXPECT_EQ(find_dirty_run(&s, 16, 1), 10);
-  EXPECT_EQ(find_most_dirty_run(&s, 16, 1, &dirty), 110);
+  EXPECT_EQ(find_most_dirty_run(&s, 16, 1, &dirty, &hole), 110);
   EXPECT_EQ(dirty, 16u);
   // 30 slices fit only in [100, 140); the run with the most dirty slices starts at 100 (20).
-  EXPECT_EQ(find_most_dirty_run(&s, 30, 1, &dirty), 100);
+  EXPECT_EQ(find_most_dirty_run(&s, 30, 1, &dirty, &hole), 100);
   EXPECT_EQ(dirty, 20u);
   // Alignment: starts on multiples of 8 only (104 .. 128 hold the dirty slices 110..129).
-  EXPECT_EQ(find_most_dirty_run(&s, 24, 8, &dirty), 104);
+  EXPECT_EQ(find_most_dirty_run(&s, 24, 8, &dirty, &hole), 104);
   EXPECT_EQ(dirty, 18u);
   // No free run holds a dirty slice: none.
   mark_slices(s.dirty_mask, 10, 1, false);
   mark_slices(s.dirty_mask, 110, 20, false);
-  EXPECT_EQ(find_most_dirty_run(&s, 4, 1, &dirty), -1);
+  EXPECT_EQ(find_most_dirty_run(&s, 4, 1, &dirty, &hole), -1);
   EXPECT_EQ(dirty, 0u);
   // Longer than any free run.
-  EXPECT_EQ(find_most_dirty_run(&s, 41, 1, &dirty), -1);
+  EXPECT_EQ(find_most_dirty_run(&s, 41, 1, &dirty, &hole), -1);
+}
+
+TEST(SliceBits, FindMostDirtyRunTakesTheSmallestHoleAmongEquals) {
+  static Segment s;
+  // Free and dirty: [10, 50) and [100, 120). A 16-slice span fits wholly on dirty slices in both;
+  // it goes to the 20-slice hole, leaving the 40-slice one whole for a bigger block (bench/large:
+  // peak RSS 201 -> 161 MiB, page faults 55.5K -> 44.3K).
+  mark_slices(s.free_mask, 10, 40, true);
+  mark_slices(s.free_mask, 100, 20, true);
+  s.free_slices = 60;
+  mark_slices(s.dirty_mask, 10, 40, true);
+  mark_slices(s.dirty_mask, 100, 20, true);
+  size_t dirty = 0, hole = 0;
+  EXPECT_EQ(find_most_dirty_run(&s, 16, 1, &dirty, &hole), 100);
+  EXPECT_EQ(dirty, 16u);
+  EXPECT_EQ(hole, 20u);
+  // More dirty slices still come first: with [100, 120) clean but for 4, the big hole wins.
+  mark_slices(s.dirty_mask, 104, 16, false);
+  EXPECT_EQ(find_most_dirty_run(&s, 16, 1, &dirty, &hole), 10);
+  EXPECT_EQ(dirty, 16u);
+  EXPECT_EQ(hole, 40u);
+  // A span that needs the big hole gets it.
+  EXPECT_EQ(find_most_dirty_run(&s, 30, 1, &dirty, &hole), 10);
+  EXPECT_EQ(hole, 40u);
 }
 
 TEST(Segment, MappedSegmentIsAlignedKnownAndFree) {
