@@ -242,7 +242,7 @@ Segment* find_dirty_span(Arena* arena, size_t slices, size_t align_slices, int* 
       if (seg->purge_at_ms == 0) continue;  // nothing dirty in it
       size_t dirty, hole;
       int run = find_most_dirty_run(seg, slices, align_slices, &dirty, &hole);
-      if (run >= 0 && (dirty > best_dirty || (dirty == best_dirty && hole < best_hole))) {
+      if (run >= 0 && dirtier_or_tighter(dirty, hole, best_dirty, best_hole)) {
         best = seg;
         best_dirty = dirty;
         best_hole = hole;

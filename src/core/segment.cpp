@@ -98,7 +98,6 @@ int find_most_dirty_run(const Segment* seg, size_t count, size_t align, size_t* 
   *dirty = 0;
   *hole = SIZE_MAX;
   if (seg->free_slices < count || count == 0 || count > kSlicesPerSegment) return -1;
-  auto is_dirty = [seg](size_t i) -> size_t { return (seg->dirty_mask[i / 64] >> (i % 64)) & 1; };
   int best = -1;
   // Each hole (maximal free run) in turn, and in it the windows that start on a multiple of
   // `align`, their dirty slices counted as the window slides.
@@ -112,17 +111,17 @@ int find_most_dirty_run(const Segment* seg, size_t count, size_t align, size_t* 
     if (first + count > end) continue;
     if (*dirty == count && length >= *hole) continue;  // cannot beat the best
     size_t d = 0;
-    for (size_t i = first; i < first + count; ++i) d += is_dirty(i);
+    for (size_t i = first; i < first + count; ++i) d += slice_is_dirty(seg, i);
     for (size_t w = first;; w += align) {
-      if (d > *dirty || (d == *dirty && d > 0 && length < *hole)) {
+      if (dirtier_or_tighter(d, length, *dirty, *hole)) {
         *dirty = d;
         *hole = length;
         best = static_cast<int>(w);
         if (d == count && length == count) return best;  // a perfect fit
       }
       if (w + align + count > end) break;
-      for (size_t i = w; i < w + align; ++i) d -= is_dirty(i);
-      for (size_t i = w + count; i < w + count + align; ++i) d += is_dirty(i);
+      for (size_t i = w; i < w + align; ++i) d -= slice_is_dirty(seg, i);
+      for (size_t i = w + count; i < w + count + align; ++i) d += slice_is_dirty(seg, i);
     }
   }
   return best;

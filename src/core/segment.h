@@ -97,6 +97,14 @@ void mark_slices(uint64_t* mask, size_t first, size_t count, bool set);
 inline bool slice_is_free(const Segment* seg, size_t i) {
   return (seg->free_mask[i / 64] >> (i % 64)) & 1;
 }
+inline bool slice_is_dirty(const Segment* seg, size_t i) {
+  return (seg->dirty_mask[i / 64] >> (i % 64)) & 1;
+}
+// The order find_most_dirty_run and the arena's search over segments both follow: more dirty
+// slices first, then (when there are any) the smaller hole.
+inline bool dirtier_or_tighter(size_t dirty, size_t hole, size_t best_dirty, size_t best_hole) {
+  return dirty > best_dirty || (dirty == best_dirty && dirty > 0 && hole < best_hole);
+}
 bool any_slice_set(const uint64_t* mask, size_t first, size_t count);
 
 // A fresh normal segment for `arena`, mapped and named; all slices but the header free and clean.

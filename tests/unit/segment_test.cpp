@@ -11,6 +11,17 @@
 
 using namespace arenalloc;
 
+namespace {
+
+// Slices [first, first + count) of a test segment become free; dirty too if asked.
+void add_free_run(Segment* s, size_t first, size_t count, bool dirty = false) {
+  mark_slices(s->free_mask, first, count, true);
+  if (dirty) mark_slices(s->dirty_mask, first, count, true);
+  s->free_slices += static_cast<uint32_t>(count);
+}
+
+}  // namespace
+
 TEST(SliceBits, MarkAndQueryAcrossWords) {
   uint64_t mask[kSliceWords] = {};
   mark_slices(mask, 60, 10, true);
@@ -28,9 +39,8 @@ TEST(SliceBits, MarkAndQueryAcrossWords) {
 TEST(SliceBits, FindFreeRunFirstFit) {
   static Segment s;
   constexpr int kFirst = kFirstUsableSlice;
-  mark_slices(s.free_mask, kFirst, 10, true);
-  mark_slices(s.free_mask, 20, 100, true);
-  s.free_slices = 110;
+  add_free_run(&s, kFirst, 10);
+  add_free_run(&s, 20, 100);
   EXPECT_EQ(find_free_run(&s, 1, 1), kFirst);
   EXPECT_EQ(find_free_run(&s, 10, 1), kFirst);
   EXPECT_EQ(find_free_run(&s, 11, 1), 20);
@@ -40,8 +50,7 @@ TEST(SliceBits, FindFreeRunFirstFit) {
 
 TEST(SliceBits, FindFreeRunHonoursAlignment) {
   static Segment s;
-  mark_slices(s.free_mask, kFirstUsableSlice, kSlicesPerSegment - kFirstUsableSlice, true);
-  s.free_slices = kSlicesPerSegment - kFirstUsableSlice;
+  add_free_run(&s, kFirstUsableSlice, kSlicesPerSegment - kFirstUsableSlice);
   EXPECT_EQ(find_free_run(&s, 1, 16), 16);
   EXPECT_EQ(find_free_run(&s, 4, 256), 256);
   mark_slices(s.free_mask, 256, 1, false);
@@ -53,9 +62,8 @@ TEST(SliceBits, FindFreeRunHonoursAlignment) {
 TEST(SliceBits, FindMostDirtyRunPrefersTheRunHoldingMostResidentMemory) {
   static Segment s;
   // Free: [10, 30) and [100, 140). Dirty: 10 alone, and 110..129.
-  mark_slices(s.free_mask, 10, 20, true);
-  mark_slices(s.free_mask, 100, 40, true);
-  s.free_slices = 60;
+  add_free_run(&s, 10, 20);
+  add_free_run(&s, 100, 40);
   mark_slices(s.dirty_mask, 10, 1, true);
   mark_slices(s.dirty_mask, 110, 20, true);
   size_t dirty = 0, hole = 0;
@@ -83,11 +91,8 @@ TEST(SliceBits, FindMostDirtyRunTakesTheSmallestHoleAmongEquals) {
   // Free and dirty: [10, 50) and [100, 120). A 16-slice span fits wholly on dirty slices in both;
   // it goes to the 20-slice hole, leaving the 40-slice one whole for a bigger block (bench/large:
   // peak RSS 201 -> 161 MiB, page faults 55.5K -> 44.3K).
-  mark_slices(s.free_mask, 10, 40, true);
-  mark_slices(s.free_mask, 100, 20, true);
-  s.free_slices = 60;
-  mark_slices(s.dirty_mask, 10, 40, true);
-  mark_slices(s.dirty_mask, 100, 20, true);
+  add_free_run(&s, 10, 40, /*dirty=*/true);
+  add_free_run(&s, 100, 20, /*dirty=*/true);
   size_t dirty = 0, hole = 0;
   EXPECT_EQ(find_most_dirty_run(&s, 16, 1, &dirty, &hole), 100);
   EXPECT_EQ(dirty, 16u);
