@@ -42,6 +42,7 @@ void* out_of_memory() {
 // Pop a block of class c for a checked heap, verifying (debug) that a block freed before has not
 // been written since, and that its free-list link is sane.
 void* checked_pop(Heap* heap, size_t c, bool debug) {
+  heap_note_class_used(heap, c);
   Page* page = heap->queues[c].first;
   if (page == nullptr || page->free == nullptr) {
     page = heap_find_page(heap, c);

@@ -44,6 +44,10 @@ struct Heap {
   Heap* next_free;     // in the pool of unused heaps
   uintptr_t thread;    // the owning thread's thread pointer; 0 for a private heap
   Lock full_lock;      // the full list and its pages' owner fields (see above)
+  // Kept pages yield to other classes (review_kept_pages in heap.cpp): kept_idle has a bit per
+  // class whose kept page was empty at the last review and has not been allocated from since.
+  uint32_t pages_taken;
+  uint64_t kept_idle[(kClassCount + 63) / 64];
   // Idleness, for steal_full_page (free.cpp): the owner counts its page refills and clears
   // `idle`; heaps_mark_idle sets it once `refills` has not moved for kIdleMs (seen_* are its
   // notes, under the heap pool's lock). `idle` is read on other threads' frees: its cache line
@@ -124,9 +128,17 @@ inline constexpr uint64_t kIdleMs = 5;
 void heap_unstick_after_fork(Heap* heap) noexcept;
 // Allocate a block of class c (any size class, not only the direct ones).
 void* heap_malloc_class(Heap* heap, size_t size_class) noexcept;
+// Clear class c's kept_idle bit and give it its direct pointers back.
+[[gnu::noinline]] void heap_class_not_idle(Heap* heap, size_t c) noexcept;
 // Empty queues, full list and delayed list; direct pointers to the empty page (a new heap, a
 // private heap's reset).
 void heap_reset_lists(Heap* heap) noexcept;
+// Class c is allocated from through the slow path: its kept page, if any, is not idle.
+inline void heap_note_class_used(Heap* heap, size_t c) noexcept {
+  uint64_t bit = uint64_t{1} << (c % 64);
+  if (heap->kept_idle[c / 64] & bit) [[unlikely]]
+    heap_class_not_idle(heap, c);
+}
 // Make the heap checked or not (mallopt(M_PERTURB) for the calling thread; see core/checked.h).
 void heap_set_checked(Heap* heap, bool checked) noexcept;
 
