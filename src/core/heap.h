@@ -133,10 +133,13 @@ void* heap_malloc_class(Heap* heap, size_t size_class) noexcept;
 // Empty queues, full list and delayed list; direct pointers to the empty page (a new heap, a
 // private heap's reset).
 void heap_reset_lists(Heap* heap) noexcept;
+// Whether class c's kept page was found empty by the last review (kept_idle).
+inline bool heap_class_watched(const Heap* heap, size_t c) noexcept {
+  return (heap->kept_idle[c / 64] >> (c % 64)) & 1;
+}
 // Class c is allocated from through the slow path: its kept page, if any, is not idle.
 inline void heap_note_class_used(Heap* heap, size_t c) noexcept {
-  uint64_t bit = uint64_t{1} << (c % 64);
-  if (heap->kept_idle[c / 64] & bit) [[unlikely]]
+  if (heap_class_watched(heap, c)) [[unlikely]]
     heap_class_not_idle(heap, c);
 }
 // Make the heap checked or not (mallopt(M_PERTURB) for the calling thread; see core/checked.h).

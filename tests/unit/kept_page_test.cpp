@@ -74,7 +74,7 @@ TEST(KeptPage, APageUsedBetweenTwoReviewsStays) {
     dealloc(alloc(kSmall));
     Page* kept = first_page(kSmall);
     size_t c = class_of(kSmall);
-    auto watched = [c] { return (tls_heap->kept_idle[c / 64] >> (c % 64) & 1) != 0; };
+    auto watched = [c] { return heap_class_watched(tls_heap, c); };
     uint32_t start = tls_heap->pages_taken;
     std::vector<void*> big;
     while (!watched()) {
