@@ -133,11 +133,9 @@ void free_owned(Heap* heap, Page* page, Block* block, uintptr_t owner) {
     heap->full_lock.unlock();
     if (!still_ours) return free_foreign(heap, page, block);  // another thread took it
   }
-  if (kFastPathChecks && block->free_mark == free_mark(page, block)) [[unlikely]]
-    return free_marked(block, page, heap);
   // A checked heap (debug mode, perturb) hands a freed block out again only once the page's free
   // list has run dry: the longer it waits, the more writes after free the check at reuse catches.
-  heap_push_onto(heap, page, block, heap->checked ? &page->local_free : &page->free);
+  heap_free_onto(heap, page, block, heap->checked ? &page->local_free : &page->free);
 }
 
 // Whether p starts a block of a small page (a link on the delayed list, which are not encoded).

@@ -194,11 +194,16 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
   heap_push_onto(heap, page, block, &page->free);
 }
 
-[[gnu::always_inline]] inline void heap_free_local(Heap* heap, Page* page, void* p) noexcept {
-  Block* block = static_cast<Block*>(p);
+// The owner's free onto one of its lists: the double-free check, then the push.
+[[gnu::always_inline]] inline void heap_free_onto(Heap* heap, Page* page, Block* block,
+                                                  Block** list) noexcept {
   if (kFastPathChecks && block->free_mark == free_mark(page, block)) [[unlikely]]
-    return free_marked(p, page, heap);
-  heap_push_local(heap, page, block);
+    return free_marked(block, page, heap);
+  heap_push_onto(heap, page, block, list);
+}
+
+[[gnu::always_inline]] inline void heap_free_local(Heap* heap, Page* page, void* p) noexcept {
+  heap_free_onto(heap, page, static_cast<Block*>(p), &page->free);
 }
 
 // Whether the calling thread owns the page, not full and not checked, as the free fast path asks:

@@ -53,20 +53,20 @@ void ExpectWithin(const std::string& mode, double budget) {
 
 }  // namespace
 
-// malloc(32) + free, including the call overhead and the loop (10 of them). Measured 55
+// malloc(32) + free, including the call overhead and the loop (10 of them). Measured 53
 // (jemalloc 77, tcmalloc 77, mimalloc 2.0.9 115, mimalloc 3.6.0 54, glibc 139).
 TEST(FastPath, MallocFreePair) {
   ExpectWithin("pair", 55);
 }
 
 // A ring of 64 live blocks of 16..1024 bytes: includes the loop's random numbers and the slow
-// paths taken when a page's free list runs dry. Measured 72 (mimalloc 2.0.9 82, 3.6.0 77,
+// paths taken when a page's free list runs dry. Measured 70 (mimalloc 2.0.9 82, 3.6.0 77,
 // tcmalloc 94).
 TEST(FastPath, MixedSizesOverARing) {
   ExpectWithin("mixed", 72);
 }
 
-// operator new(48) + sized operator delete. Measured 62 (mimalloc 3.6.0 58, tcmalloc 75,
+// operator new(48) + sized operator delete. Measured 58 (mimalloc 3.6.0 58, tcmalloc 75,
 // jemalloc 144).
 TEST(FastPath, SizedDelete) {
   ExpectWithin("sized", 60);
