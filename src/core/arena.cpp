@@ -307,7 +307,7 @@ void sweep_abandoned(Arena* arena, uint64_t now) {
         arena->abandoned_count.fetch_sub(1, std::memory_order_relaxed);
         g_abandoned_by_class[c].fetch_sub(1, std::memory_order_relaxed);
         page->kind = PageKind::kFree;
-        page->in_queue = 0;
+        page->held_in = HeldIn::kNone;
         // Its thread exited at least a purge delay ago (abandoning armed this sweep), and its
         // last blocks were freed since: released as if freed a delay ago, so purged now.
         uint64_t delay = options::purge_delay_ms();
@@ -522,7 +522,7 @@ void arena_free_page(Page* page) {
     LockGuard guard(arena->lock);
     page->kind = PageKind::kFree;
     page_clear_owner(page);
-    page->in_queue = 0;
+    page->held_in = HeldIn::kNone;
     release_slices(arena, seg, page->first_slice, page->slice_count);
   }
   arenas_maintain_due();
@@ -599,7 +599,7 @@ void arena_discard_all(Arena* arena, bool keep_segments) {
         if (slice_is_free(seg, i)) continue;
         page->kind = PageKind::kFree;
         page_clear_owner(page);
-        page->in_queue = 0;
+        page->held_in = HeldIn::kNone;
         mark_released(arena, seg, i, page->slice_count, now);
       }
     } else {

@@ -89,7 +89,7 @@ void push_delayed(Heap* heap, Block* block) {
   bool stolen = page->owner.load(std::memory_order_relaxed) == owner;
   if (stolen) {
     page_set_delay_state(page, kNoDelayed, false);  // waits out a remote free in flight
-    victim->full.remove(page);
+    full_lists_remove(victim, page);
     page_set_heap(page, heap);
   }
   victim->full_lock.unlock();
@@ -167,8 +167,13 @@ void process_delayed(Heap* heap) {
     uintptr_t owner = page->owner.load(std::memory_order_relaxed);
     if (owner_heap(owner) != heap) {
       push_remote(page, block);  // another thread took the page meanwhile
+    } else if (owner & kOwnerFull) {
+      // The page's first remote free: it waits in the freed list (see heap.h), the block on
+      // local_free, which is the owner's while the page is parked (and its taker's after it,
+      // ordered by full_lock).
+      if (page->held_in == HeldIn::kFull) page_to_freed(heap, page);
+      if (page_push(page, block, &page->local_free)) page_retire(heap, page);
     } else {
-      if (owner & kOwnerFull) page_unfull(heap, page);
       heap_push_local(heap, page, block);  // checked by the remote free that delayed it
     }
     block = next;
@@ -239,18 +244,22 @@ void free_unmapped(void* p) noexcept {
 size_t heap_release_full(Heap* heap) noexcept {
   if (!heap->full_lock.try_lock()) return 0;
   size_t released = 0;
+  auto release = [&](Page* page) {
+    page_set_delay_state(page, kNeverDelayed, false);  // waits out a remote free in flight
+    full_lists_remove(heap, page);
+    page_clear_owner(page);
+    arena_abandon_page(page);
+    ++released;
+  };
   for (Page* page = heap->full.first; page != nullptr;) {
     Page* next = page->next;
     // A page still in kUseDelayed has had no remote free: all its blocks are the owner's.
-    if ((page->thread_free.load(std::memory_order_acquire) & kDelayMask) != kUseDelayed) {
-      page_set_delay_state(page, kNeverDelayed, false);  // waits out a remote free in flight
-      heap->full.remove(page);
-      page_clear_owner(page);
-      arena_abandon_page(page);
-      ++released;
-    }
+    if ((page->thread_free.load(std::memory_order_acquire) & kDelayMask) != kUseDelayed)
+      release(page);
     page = next;
   }
+  for (size_t c = 0; c < kClassCount; ++c)
+    while (heap_has_freed(heap, c)) release(heap->freed[c].first);
   if (released != 0) {
     // The first remote free into each of those pages went to the delayed list: hand those blocks
     // to their pages now; the owner gets back the ones of pages it still has.

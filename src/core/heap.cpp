@@ -21,9 +21,11 @@ Page g_empty_page{};
 namespace {
 template <size_t... I>
 constexpr Heap make_empty_heap(std::index_sequence<I...>) {
-  // direct, queues, full, delayed_free, arena, random, thread_id, checked, is_private,
-  // next_free, thread, full_lock, pages_taken, kept_idle, refills, idle, seen_refills
+  // direct, queues, full, freed, freed_classes, delayed_free, arena, random, thread_id, checked,
+  // is_private, next_free, thread, full_lock, pages_taken, kept_idle, refills, idle, seen_refills
   return Heap{{((void)I, &g_empty_page)...},
+              {},
+              {},
               {},
               {},
               {},
@@ -74,7 +76,7 @@ void unkeep(Heap* heap, PageList& q) {
   page_unkeep(first);
   if (first->used == 0) {
     q.remove(first);
-    first->in_queue = 0;
+    first->held_in = HeldIn::kNone;
     arena_free_page(first);
   }
   (void)heap;
@@ -83,7 +85,7 @@ void unkeep(Heap* heap, PageList& q) {
 void queue_push_front(Heap* heap, Page* page) {
   if (heap->queues[page->size_class].first != page) unkeep(heap, heap->queues[page->size_class]);
   heap->queues[page->size_class].push_front(page);
-  page->in_queue = 1;
+  page->held_in = HeldIn::kQueue;
   update_direct(heap, page->size_class);
 }
 
@@ -91,7 +93,7 @@ void queue_remove(Heap* heap, Page* page) {
   PageList& q = heap->queues[page->size_class];
   bool was_first = q.first == page;
   q.remove(page);
-  page->in_queue = 0;
+  page->held_in = HeldIn::kNone;
   if (was_first) update_direct(heap, page->size_class);
 }
 
@@ -103,8 +105,22 @@ bool page_to_full(Heap* heap, Page* page) {
   queue_remove(heap, page);
   LockGuard guard(heap->full_lock);
   heap->full.push_back(page);
+  page->held_in = HeldIn::kFull;
   page_set_heap(page, heap, kOwnerFull);
   return true;
+}
+
+// Make a page that was just taken out of another list the heap's current page of its class.
+// Returns it, or nullptr if it has no free block after all (then it is parked full).
+Page* use_page(Heap* heap, Page* page) {
+  page_collect(page);
+  if (page->free == nullptr && page->capacity < page->reserved) page_extend(page);
+  queue_push_front(heap, page);
+  for (;;) {
+    if (page->free != nullptr) return page;
+    if (page_to_full(heap, page)) return nullptr;
+    page_collect(page);  // remote frees arrived while parking it
+  }
 }
 
 // Every kKeptReviewPages pages a heap takes from the arena, it reviews its kept pages: one that
@@ -138,6 +154,16 @@ void review_kept_pages(Heap* heap) {
   }
 }
 
+// A page of class c from the arena (freed slices first, then fresh ones), the class's current.
+Page* take_fresh_page(Heap* heap, size_t c) {
+  if (++heap->pages_taken % kKeptReviewPages == 0) review_kept_pages(heap);
+  Page* page = arena_take_span(heap->arena, class_page_slices(c), 1);
+  if (page == nullptr) return nullptr;
+  page_init_small(page, c, owner_tag(heap), owner_thread_tag(heap), next_key(heap));
+  queue_push_front(heap, page);
+  return page;
+}
+
 }  // namespace
 
 void queue_push_back(Heap* heap, Page* page) {
@@ -145,11 +171,63 @@ void queue_push_back(Heap* heap, Page* page) {
   unkeep(heap, q);
   if (q.empty()) return queue_push_front(heap, page);
   q.push_back(page);
-  page->in_queue = 1;
+  page->held_in = HeldIn::kQueue;
+}
+
+namespace {
+// Under full_lock, so a plain store suffices; and only on a change, so that the heaps looking
+// for freed pages do not take the line away for nothing.
+void note_freed_list(Heap* heap, size_t c) {
+  std::atomic<uint64_t>& word = heap->freed_classes[c / 64];
+  uint64_t bit = uint64_t{1} << (c % 64);
+  uint64_t bits = word.load(std::memory_order_relaxed);
+  uint64_t now = heap->freed[c].empty() ? bits & ~bit : bits | bit;
+  if (now != bits) word.store(now, std::memory_order_relaxed);
+}
+}  // namespace
+
+void full_lists_remove(Heap* heap, Page* page) {
+  size_t c = page->size_class;
+  if (page->held_in == HeldIn::kFreed) {
+    heap->freed[c].remove(page);
+    note_freed_list(heap, c);
+  } else {
+    heap->full.remove(page);
+  }
+  page->held_in = HeldIn::kNone;
+}
+
+void page_to_freed(Heap* heap, Page* page) {
+  size_t c = page->size_class;
+  heap->full.remove(page);
+  heap->freed[c].push_back(page);
+  page->held_in = HeldIn::kFreed;
+  note_freed_list(heap, c);
+}
+
+Page* freed_take(Heap* from, Heap* to, size_t c) {
+  if (from == to) {
+    from->full_lock.lock();
+  } else if (!from->full_lock.try_lock()) {
+    return nullptr;
+  }
+  Page* page = from->freed[c].first;
+  // Another heap leaves a checked heap's pages (their blocks wait on local_free for the checks)
+  // and a private heap's (its arena holds only its own blocks) where they are.
+  if (page != nullptr && from != to &&
+      ((page->owner.load(std::memory_order_relaxed) & kOwnerChecked) != 0 ||
+       arena_index(segment_of_page(page)->arena) == SIZE_MAX))
+    page = nullptr;
+  if (page != nullptr) {
+    full_lists_remove(from, page);
+    page_set_heap(page, to);  // its remote frees go on to thread_free (kNoDelayed)
+  }
+  from->full_lock.unlock();
+  return page;
 }
 
 void page_unfull(Heap* heap, Page* page) {
-  heap->full.remove(page);
+  full_lists_remove(heap, page);
   page_set_delay_state(page, kNoDelayed, false);
   page_set_heap(page, heap);
   queue_push_back(heap, page);
@@ -175,24 +253,21 @@ Page* heap_find_page(Heap* heap, size_t c) noexcept {
     if (!page_to_full(heap, page)) continue;  // remote frees arrived: collect them
     page = next;
   }
+  // The oldest of the class's full pages that other threads have freed into since.
+  while (heap_has_freed(heap, c))
+    if (Page* taken = freed_take(heap, heap, c))
+      if ((page = use_page(heap, taken)) != nullptr) return page;
   // Adopt pages abandoned by exited threads before taking fresh memory (thread heaps only: a
   // private heap's segments hold only its own blocks).
-  while (!heap->is_private && (page = arena_adopt_abandoned(heap->arena, c, heap)) != nullptr) {
-    page_collect(page);
-    if (page->free == nullptr && page->capacity < page->reserved) page_extend(page);
-    queue_push_front(heap, page);
-    for (;;) {
-      if (page->free != nullptr) return page;
-      if (page_to_full(heap, page)) break;
-      page_collect(page);  // remote frees arrived while parking it
-    }
-  }
-  if (++heap->pages_taken % kKeptReviewPages == 0) review_kept_pages(heap);
-  page = arena_take_span(heap->arena, class_page_slices(c), 1);
-  if (page == nullptr) return nullptr;
-  page_init_small(page, c, owner_tag(heap), owner_thread_tag(heap), next_key(heap));
-  queue_push_front(heap, page);
-  return page;
+  if (heap->is_private) return take_fresh_page(heap, c);
+  while ((page = arena_adopt_abandoned(heap->arena, c, heap)) != nullptr)
+    if ((page = use_page(heap, page)) != nullptr) return page;
+  // Before fresh memory is faulted in (no freed slices wait anywhere), another thread's pages
+  // that have been freed into while it did not allocate.
+  if (!heap->checked && arenas_dirty_bytes() < (class_page_slices(c) << kSliceShift))
+    while ((page = heaps_take_freed(heap, c)) != nullptr)
+      if ((page = use_page(heap, page)) != nullptr) return page;
+  return take_fresh_page(heap, c);
 }
 
 void heap_class_not_idle(Heap* heap, size_t c) noexcept {
@@ -211,6 +286,9 @@ void heap_set_checked(Heap* heap, bool checked) noexcept {
   LockGuard guard(heap->full_lock);
   for (Page* page = heap->full.first; page != nullptr; page = page->next)
     page_set_heap(page, heap, kOwnerFull);
+  for (auto& list : heap->freed)
+    for (Page* page = list.first; page != nullptr; page = page->next)
+      page_set_heap(page, heap, kOwnerFull);
 }
 
 void* heap_malloc_class(Heap* heap, size_t c) noexcept {
@@ -267,14 +345,14 @@ void page_retire(Heap* heap, Page* page) noexcept {
   // Keep the last page of a class: a thread that allocates and frees one block in a loop must not
   // go to the arena each time.
   PageList& q = heap->queues[page->size_class];
-  if (page->in_queue && q.first == page && page->next == nullptr) {
+  if (page->held_in == HeldIn::kQueue && q.first == page && page->next == nullptr) {
     page_keep(page);
     return;
   }
-  if (page->in_queue)
+  if (page->held_in == HeldIn::kQueue)
     queue_remove(heap, page);
   else
-    heap->full.remove(page);
+    full_lists_remove(heap, page);
   arena_free_page(page);
 }
 
@@ -302,6 +380,8 @@ void heap_reset_lists(Heap* heap) noexcept {
   for (auto& bits : heap->kept_idle) bits = 0;
   LockGuard guard(heap->full_lock);  // heaps_release_idle may be looking at a recycled heap
   heap->full = PageList{};
+  for (auto& list : heap->freed) list = PageList{};
+  for (auto& bits : heap->freed_classes) bits.store(0, std::memory_order_relaxed);
   heap->delayed_free.store(nullptr, std::memory_order_relaxed);
 }
 
@@ -311,6 +391,8 @@ void heap_unstick_after_fork(Heap* heap) noexcept {
     if ((tf & kDelayMask) == kDelayedFreeing) page->thread_free.store(kNoDelayed);
   };
   for (Page* page = heap->full.first; page != nullptr; page = page->next) unstick(page);
+  for (auto& list : heap->freed)
+    for (Page* page = list.first; page != nullptr; page = page->next) unstick(page);
   for (auto& q : heap->queues)
     for (Page* page = q.first; page != nullptr; page = page->next) unstick(page);
 }
@@ -318,11 +400,15 @@ void heap_unstick_after_fork(Heap* heap) noexcept {
 void heap_abandon(Heap* heap) noexcept {
   // 1. Stop delayed frees into this heap, waiting out any in flight; full pages rejoin queues.
   heap->full_lock.lock();
-  while (Page* page = heap->full.pop_front()) {
+  for (;;) {
+    Page* page = heap->full.first;
+    for (size_t c = 0; page == nullptr && c < kClassCount; ++c) page = heap->freed[c].first;
+    if (page == nullptr) break;
+    full_lists_remove(heap, page);
     page_set_delay_state(page, kNeverDelayed, false);
     page_set_heap(page, heap);
     heap->queues[page->size_class].push_back(page);
-    page->in_queue = 1;
+    page->held_in = HeldIn::kQueue;
   }
   heap->full_lock.unlock();
   // 2. The delayed list is now final: apply it.
@@ -330,7 +416,7 @@ void heap_abandon(Heap* heap) noexcept {
   // 3. Return empty pages; abandon the others to the arena for adoption.
   for (size_t c = 0; c < kClassCount; ++c) {
     while (Page* page = heap->queues[c].pop_front()) {
-      page->in_queue = 0;
+      page->held_in = HeldIn::kNone;
       page_set_delay_state(page, kNeverDelayed, false);
       page_collect_thread_free(page);
       page->used = page_used(page);

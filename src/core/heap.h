@@ -8,14 +8,24 @@
 //   direct[(n+7)/8]   for n <= 1 KiB, the page to pop from (the head of that class's queue)
 //   queues[class]     pages with (probably) free blocks, most useful first
 //   full              pages with no free block; their remote frees come via delayed_free
+//   freed[class]      full pages that other threads have freed into since, oldest first
 //   delayed_free      blocks other threads freed into full pages (atomic stack, see page.h)
 //
-// Only the owner thread touches a heap, with one exception: its full pages. A thread that frees
-// into a page parked in the full list of an owner that has not refilled a page for a while (a
-// main thread that built the data and now waits on its workers) takes the page over (see
-// steal_full_page in free.cpp), and the purger abandons to their arenas the full pages of idle
-// heaps that others freed into (heaps_release_idle). `full_lock` orders both against the
-// owner's moves into and out of the full list; the fast paths never touch full pages.
+// A full page's first remote free reaches the owner through delayed_free; the owner then moves
+// the page from `full` to its class's `freed` list, and takes it back from there when the
+// class's queue runs dry. Until then the page is out of the fast paths and under full_lock, so
+// another heap that would otherwise fault in fresh memory may take it instead (heaps_take_freed
+// in process.cpp). A producer that is descheduled or waiting on its consumers would otherwise
+// keep all the memory it handed out, every block freed, until it runs again (mimalloc-bench's
+// xmalloc-test with 8 producers on 2 cores: the sum of every producer's last burst resident).
+//
+// Only the owner thread touches a heap, with one exception: its full and freed pages. Besides
+// the heaps that take freed pages, a thread that frees into a page parked full by an owner that
+// has not refilled a page for a while (a main thread that built the data and now waits on its
+// workers) takes the page over (see steal_full_page in free.cpp), and the purger abandons to
+// their arenas the full pages of idle heaps that others freed into (heaps_release_idle).
+// `full_lock` orders all of them against the owner's moves into and out of those lists; the
+// fast paths never touch full pages.
 #pragma once
 
 #include <atomic>
@@ -35,6 +45,9 @@ struct Heap {
   Page* direct[kDirectCount];
   PageList queues[kClassCount];
   PageList full;
+  PageList freed[kClassCount];
+  // A bit per class whose freed list is not empty: written under full_lock, read without it.
+  std::atomic<uint64_t> freed_classes[(kClassCount + 63) / 64];
   std::atomic<Block*> delayed_free;
   Arena* arena;
   uint64_t random;
@@ -122,6 +135,9 @@ void heaps_mark_idle() noexcept;
 // one heap (free.cpp); 0 if its full_lock is taken.
 void heaps_release_idle() noexcept;
 size_t heap_release_full(Heap* heap) noexcept;
+// A page of class c from another thread's heap's freed list, for `thief`, which would otherwise
+// fault in fresh memory; nullptr if none can be had without waiting (process.cpp).
+Page* heaps_take_freed(Heap* thief, size_t c) noexcept;
 inline constexpr uint64_t kIdleMs = 5;
 // Fork child: a remote free caught mid-way (kDelayedFreeing) by the fork never completes; let
 // the heap's pages go on as if it had.
@@ -133,6 +149,10 @@ void* heap_malloc_class(Heap* heap, size_t size_class) noexcept;
 // Empty queues, full list and delayed list; direct pointers to the empty page (a new heap, a
 // private heap's reset).
 void heap_reset_lists(Heap* heap) noexcept;
+// Whether class c's freed list has pages (without full_lock: a hint, to be confirmed under it).
+inline bool heap_has_freed(const Heap* heap, size_t c) noexcept {
+  return (heap->freed_classes[c / 64].load(std::memory_order_relaxed) >> (c % 64)) & 1;
+}
 // Whether class c's kept page was found empty by the last review (kept_idle).
 inline bool heap_class_watched(const Heap* heap, size_t c) noexcept {
   return (heap->kept_idle[c / 64] >> (c % 64)) & 1;

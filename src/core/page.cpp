@@ -31,7 +31,7 @@ void page_init_small(Page* page, size_t size_class, uintptr_t owner, uintptr_t o
   page->block_limit = page->reserved * e;
   page->size_class = static_cast<uint8_t>(size_class);
   page->kind = PageKind::kSmall;
-  page->in_queue = 0;
+  page->held_in = HeldIn::kNone;
   page->key = key;
   page->thread_free.store(kNoDelayed, std::memory_order_relaxed);
   page_set_owner(page, owner, owner_thread);

@@ -52,6 +52,10 @@ struct Block {
 
 enum class PageKind : uint8_t { kFree = 0, kSmall = 1, kLarge = 2, kHuge = 3 };
 
+// Which list of its heap holds a small page (heap.h): none (a page being handed over, or not a
+// heap's), a class queue, the full list, or the class's list of full pages freed into since.
+enum class HeldIn : uint8_t { kNone = 0, kQueue = 1, kFull = 2, kFreed = 3 };
+
 enum DelayState : uintptr_t {
   kNoDelayed = 0,
   kUseDelayed = 1,
@@ -110,7 +114,7 @@ struct alignas(64) Page {
   uint8_t size_class;
   PageKind kind;
   uint8_t is_zero;  // kLarge/kHuge: the block's memory is known to read as zero
-  uint8_t in_queue;
+  HeldIn held_in;
   uint16_t first_slice;
   uint16_t slice_count;
 };

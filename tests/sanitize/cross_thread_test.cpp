@@ -5,6 +5,8 @@
 //   - blocks freed by another thread into pages their owner parked as full (the delayed-free path),
 //     with the owner exiting in the middle of those frees in half of the rounds;
 //   - full pages taken over by the thread freeing into them while their owner pauses;
+//   - freed lists: full pages that consumers free into, taken back by their producers or taken
+//     by other producers instead of fresh memory (trim() keeps freed slices at zero);
 //   - threads that exit with live blocks (abandonment) whose blocks others free later while other
 //     threads adopt the abandoned pages and trim() sweeps them;
 //   - large (> 128 KiB) and huge (>= 8 MiB) blocks freed and resized across threads;
@@ -186,6 +188,67 @@ TEST_F(CrossThread, FullPagesDelayedFree) {
     });
     owner.join();
     freer.join();
+    if (san::g_errors.load() != 0) break;
+  }
+}
+
+// Producers fill pages and hand every block to consumers that have no heap (each producer
+// through a ring of its own); pages they park full move to their freed lists once freed into. A
+// trimmer keeps the arenas without freed slices, so a producer short of a page takes another
+// one's freed page, while that one takes its own back, frees its own blocks into them, or exits
+// (one per round).
+TEST_F(CrossThread, FreedPagesTakenByOtherProducers) {
+  const size_t kSizes[] = {16, 64, 1000};
+  const size_t rounds = san::scaled(6);
+  constexpr int kProducers = 3, kConsumers = 2;
+  san::Trimmer trimmer(200);
+  for (size_t round = 0; round < rounds; ++round) {
+    size_t size = kSizes[round % (sizeof kSizes / sizeof kSizes[0])];
+    size_t per_producer = std::min<size_t>(8 * 65536 / size, 6000);
+    std::vector<std::unique_ptr<san::Ring<1024>>> rings;
+    for (int t = 0; t < kProducers; ++t) rings.push_back(std::make_unique<san::Ring<1024>>());
+    std::atomic<bool> done[kProducers] = {};
+    std::vector<std::thread> threads;
+    for (int c = 0; c < kConsumers; ++c) {
+      threads.emplace_back([&, c] {
+        for (bool busy = true; busy;) {
+          busy = false;
+          for (int t = c; t < kProducers; t += kConsumers) {
+            bool finished = done[t].load(std::memory_order_acquire);
+            void* b = rings[t]->pop();
+            if (b != nullptr && san::verify(b, "freed-list consumer") != 0) arenalloc::dealloc(b);
+            if (b != nullptr || !finished) busy = true;
+          }
+          std::this_thread::yield();
+        }
+      });
+    }
+    for (int t = 0; t < kProducers; ++t) {
+      threads.emplace_back([&, t] {
+        Rng r(round * 13 + t);
+        std::vector<void*> mine;
+        bool exits_early = t == static_cast<int>(round % kProducers);
+        for (size_t i = 0; i < per_producer; ++i) {
+          void* b = san::alloc_stamped(size, r.Next());
+          if (b == nullptr) break;
+          if (i % 7 == 3) {
+            mine.push_back(b);  // freed here later, into a page that may be parked by then
+          } else {
+            rings[t]->push_wait(b);
+          }
+          if (i % 512 == 511 && !mine.empty()) {
+            if (san::verify(mine.back(), "freed-list producer") != 0)
+              arenalloc::dealloc(mine.back());
+            mine.pop_back();
+          }
+          if (exits_early && i == per_producer / 2) break;
+        }
+        for (void* b : mine)
+          if (san::verify(b, "freed-list producer end") != 0) arenalloc::dealloc(b);
+        done[t].store(true, std::memory_order_release);
+      });
+    }
+    for (auto& th : threads) th.join();
     if (san::g_errors.load() != 0) break;
   }
 }
