@@ -244,22 +244,16 @@ void free_unmapped(void* p) noexcept {
 size_t heap_release_full(Heap* heap) noexcept {
   if (!heap->full_lock.try_lock()) return 0;
   size_t released = 0;
-  auto release = [&](Page* page) {
+  for_each_parked_page(heap, [&](Page* page) {
+    // A page still in kUseDelayed has had no remote free: all its blocks are the owner's. (Freed
+    // pages have all had one.)
+    if ((page->thread_free.load(std::memory_order_acquire) & kDelayMask) == kUseDelayed) return;
     page_set_delay_state(page, kNeverDelayed, false);  // waits out a remote free in flight
     full_lists_remove(heap, page);
     page_clear_owner(page);
     arena_abandon_page(page);
     ++released;
-  };
-  for (Page* page = heap->full.first; page != nullptr;) {
-    Page* next = page->next;
-    // A page still in kUseDelayed has had no remote free: all its blocks are the owner's.
-    if ((page->thread_free.load(std::memory_order_acquire) & kDelayMask) != kUseDelayed)
-      release(page);
-    page = next;
-  }
-  for (size_t c = 0; c < kClassCount; ++c)
-    while (heap_has_freed(heap, c)) release(heap->freed[c].first);
+  });
   if (released != 0) {
     // The first remote free into each of those pages went to the delayed list: hand those blocks
     // to their pages now; the owner gets back the ones of pages it still has.

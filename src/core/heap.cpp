@@ -284,11 +284,7 @@ void heap_set_checked(Heap* heap, bool checked) noexcept {
     update_direct(heap, c);
   }
   LockGuard guard(heap->full_lock);
-  for (Page* page = heap->full.first; page != nullptr; page = page->next)
-    page_set_heap(page, heap, kOwnerFull);
-  for (auto& list : heap->freed)
-    for (Page* page = list.first; page != nullptr; page = page->next)
-      page_set_heap(page, heap, kOwnerFull);
+  for_each_parked_page(heap, [&](Page* page) { page_set_heap(page, heap, kOwnerFull); });
 }
 
 void* heap_malloc_class(Heap* heap, size_t c) noexcept {
@@ -390,9 +386,7 @@ void heap_unstick_after_fork(Heap* heap) noexcept {
     uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
     if ((tf & kDelayMask) == kDelayedFreeing) page->thread_free.store(kNoDelayed);
   };
-  for (Page* page = heap->full.first; page != nullptr; page = page->next) unstick(page);
-  for (auto& list : heap->freed)
-    for (Page* page = list.first; page != nullptr; page = page->next) unstick(page);
+  for_each_parked_page(heap, unstick);
   for (auto& q : heap->queues)
     for (Page* page = q.first; page != nullptr; page = page->next) unstick(page);
 }
@@ -400,16 +394,13 @@ void heap_unstick_after_fork(Heap* heap) noexcept {
 void heap_abandon(Heap* heap) noexcept {
   // 1. Stop delayed frees into this heap, waiting out any in flight; full pages rejoin queues.
   heap->full_lock.lock();
-  for (;;) {
-    Page* page = heap->full.first;
-    for (size_t c = 0; page == nullptr && c < kClassCount; ++c) page = heap->freed[c].first;
-    if (page == nullptr) break;
+  for_each_parked_page(heap, [&](Page* page) {
     full_lists_remove(heap, page);
     page_set_delay_state(page, kNeverDelayed, false);
     page_set_heap(page, heap);
     heap->queues[page->size_class].push_back(page);
     page->held_in = HeldIn::kQueue;
-  }
+  });
   heap->full_lock.unlock();
   // 2. The delayed list is now final: apply it.
   process_delayed(heap);

@@ -10,6 +10,20 @@ namespace arenalloc {
 void queue_push_back(Heap* heap, Page* page);
 // Requeue a page of the full list or a freed list (full_lock held).
 void page_unfull(Heap* heap, Page* page);
+// Call f on each page of the full list and the freed lists (full_lock held); f may take the page
+// out of its list.
+template <class F>
+void for_each_parked_page(Heap* heap, F f) {
+  auto walk = [&](PageList& list) {
+    for (Page* page = list.first; page != nullptr;) {
+      Page* next = page->next;
+      f(page);
+      page = next;
+    }
+  };
+  walk(heap->full);
+  for (auto& list : heap->freed) walk(list);
+}
 // Take a page out of whichever of the full list and the freed lists holds it (full_lock held).
 void full_lists_remove(Heap* heap, Page* page);
 // A full page that other threads began to free into: to the back of its class's freed list
