@@ -54,7 +54,9 @@ void* arenalloc_alloc(size_t size, int flags);
  * them and give back their tail when shrunk; huge blocks grow within their mapping. Returns 0
  * for NULL. */
 size_t arenalloc_resize(void* p, size_t size, int flags);
-/* The usable size a request would get (like jemalloc's nallocx); 0 if it cannot be satisfied. */
+/* The usable size a request would get (like jemalloc's nallocx); 0 if it cannot be satisfied.
+ * A block may be larger: a class above 1 KiB with no free block takes one from a class up to
+ * half as large again rather than new memory (arenalloc_usable_size tells). */
 size_t arenalloc_good_size(size_t size, int flags);
 /* Free with the size (and alignment flag) used at allocation; checked like free_sized. After
  * arenalloc_resize, pass the size the block was allocated with, or the new size if the block

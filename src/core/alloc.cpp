@@ -66,7 +66,8 @@ void* heap_alloc(Heap* heap, size_t size, size_t align, bool zero) noexcept {
   if (size > kMaxRequest || align > kMaxAlignment) return out_of_memory();
   size_t c = aligned_class(size, align);
   bool is_zero = false;
-  void* p = c < kClassCount ? heap_malloc_class(heap, c) : large_alloc(heap, size, align, &is_zero);
+  void* p = c < kClassCount ? heap_malloc_class(heap, c, align < 16 ? 16 : align)
+                            : large_alloc(heap, size, align, &is_zero);
   if (p != nullptr && zero && !is_zero) std::memset(p, 0, size);
   return p;
 }
@@ -77,7 +78,7 @@ void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept
   if (ok && debug_mode())
     ok = size == debug_requested_size(page, p);  // blocks carry a tail
   else if (ok && page->kind == PageKind::kSmall)
-    ok = aligned_class(size, align) == page->size_class;
+    ok = class_may_lend(page->size_class, aligned_class(size, align));
   else if (ok && page->kind == PageKind::kLarge)
     ok = (size == 0 ? 1 : size) + kSliceSize > page->block_size;
   if (!ok && page->kind != PageKind::kFree) {

@@ -45,7 +45,7 @@ void* checked_pop(Heap* heap, size_t c, bool debug) {
   heap_note_class_used(heap, c);
   Page* page = heap->queues[c].first;
   if (page == nullptr || page->free == nullptr) {
-    page = heap_find_page(heap, c);
+    page = heap_find_page(heap, c, 0);
     if (page == nullptr) return nullptr;
   }
   Block* block = page->free;

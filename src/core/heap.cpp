@@ -154,6 +154,26 @@ void review_kept_pages(Heap* heap) {
   }
 }
 
+// Lending: a class above the direct sizes whose pages have no free block left takes one from a
+// class up to half as large again (class_may_lend), if that class's current page has one at hand,
+// before it carves new memory. With 8 classes per doubling, a thread with a few blocks live in
+// each of many classes otherwise keeps each class's high-water mark carved and resident apart;
+// lending pools them, as a best-fit heap does (bench/glibc_thread, 1024 blocks of 8 B..32 KiB per
+// thread: peak RSS 8.8 -> 7.3 MiB, glibc 6.0). A lent block is freed into the page it came from
+// like any other. Only above kDirectMax: the classes there already reach this slow path through
+// malloc_generic, and extending their pages carves a block or two at a time (+1.5% instructions
+// in glibc_thread, against +10% for lending in every class, for a tenth of the gain). The lender
+// keeps the alignment asked for (aligned_class); a checked heap (align 0) does not borrow.
+Page* lending_page(Heap* heap, size_t c, size_t align) {
+  if (align == 0 || class_size(c) < kLendMinSize) return nullptr;
+  for (size_t d = c + 1; d < kClassCount && class_may_lend(d, c); ++d) {
+    if ((class_size(d) & (align - 1)) != 0) continue;
+    Page* page = heap->queues[d].first;
+    if (page != nullptr && page->free != nullptr) return page;
+  }
+  return nullptr;
+}
+
 // A page of class c from the arena (freed slices first, then fresh ones), the class's current.
 Page* take_fresh_page(Heap* heap, size_t c) {
   if (++heap->pages_taken % kKeptReviewPages == 0) review_kept_pages(heap);
@@ -233,7 +253,7 @@ void page_unfull(Heap* heap, Page* page) {
   queue_push_back(heap, page);
 }
 
-Page* heap_find_page(Heap* heap, size_t c) noexcept {
+Page* heap_find_page(Heap* heap, size_t c, size_t align) noexcept {
   heap->refills.store(heap->refills.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (heap->idle.load(std::memory_order_relaxed)) heap->idle.store(0, std::memory_order_relaxed);
   process_delayed(heap);
@@ -241,7 +261,10 @@ Page* heap_find_page(Heap* heap, size_t c) noexcept {
   Page* page = q.first;
   while (page != nullptr) {
     page_collect(page);
-    if (page->free == nullptr && page->capacity < page->reserved) page_extend(page);
+    if (page->free == nullptr && page->capacity < page->reserved) {
+      if (Page* lender = lending_page(heap, c, align)) return lender;
+      page_extend(page);
+    }
     if (page->free != nullptr) {
       if (page != q.first) {
         queue_remove(heap, page);
@@ -259,12 +282,14 @@ Page* heap_find_page(Heap* heap, size_t c) noexcept {
       if ((page = use_page(heap, taken)) != nullptr) return page;
   // Adopt pages abandoned by exited threads before taking fresh memory (thread heaps only: a
   // private heap's segments hold only its own blocks).
-  if (heap->is_private) return take_fresh_page(heap, c);
-  while ((page = arena_adopt_abandoned(heap->arena, c, heap)) != nullptr)
-    if ((page = use_page(heap, page)) != nullptr) return page;
+  if (!heap->is_private)
+    while ((page = arena_adopt_abandoned(heap->arena, c, heap)) != nullptr)
+      if ((page = use_page(heap, page)) != nullptr) return page;
+  if (Page* lender = lending_page(heap, c, align)) return lender;
   // Before fresh memory is faulted in (no freed slices wait anywhere), another thread's pages
   // that have been freed into while it did not allocate.
-  if (!heap->checked && arenas_dirty_bytes() < (class_page_slices(c) << kSliceShift))
+  if (!heap->is_private && !heap->checked &&
+      arenas_dirty_bytes() < (class_page_slices(c) << kSliceShift))
     while ((page = heaps_take_freed(heap, c)) != nullptr)
       if ((page = use_page(heap, page)) != nullptr) return page;
   return take_fresh_page(heap, c);
@@ -287,7 +312,7 @@ void heap_set_checked(Heap* heap, bool checked) noexcept {
   for_each_parked_page(heap, [&](Page* page) { page_set_heap(page, heap, kOwnerFull); });
 }
 
-void* heap_malloc_class(Heap* heap, size_t c) noexcept {
+void* heap_malloc_class(Heap* heap, size_t c, size_t align) noexcept {
   if (heap == &g_empty_heap) [[unlikely]] {
     heap = heap_for_thread();
     if (heap == nullptr) {
@@ -300,7 +325,7 @@ void* heap_malloc_class(Heap* heap, size_t c) noexcept {
   if (page != nullptr && page->free != nullptr && !in_page_segment(page, page->free)) [[unlikely]]
     free_list_corrupted(page);
   if (page == nullptr || page->free == nullptr) {
-    page = heap_find_page(heap, c);
+    page = heap_find_page(heap, c, align);
     if (page == nullptr) [[unlikely]] {
       errno = ENOMEM;
       return nullptr;
@@ -322,7 +347,7 @@ void* malloc_generic(size_t n, Heap* heap) noexcept {
   // The direct sizes (up to 1 KiB) always come from classes; above, the mmap threshold may be
   // set below the largest class.
   if (n <= kMaxClassSize && (n <= kDirectMax || n < options::mmap_threshold()))
-    return heap_malloc_class(heap, class_of(n));
+    return heap_malloc_class(heap, class_of(n), 16);
   return large_alloc(heap, n, 0, nullptr);
 }
 

@@ -114,8 +114,9 @@ extern __thread Heap* tls_heap ARENALLOC_HIDDEN __attribute__((tls_model("initia
 
 // The page's free list leads out of the page: report it and drop the list (its blocks leak).
 [[gnu::noinline]] void free_list_corrupted(Page* page) noexcept;
-// A page with a free block for class c: from the queue, an abandoned page, or the arena.
-Page* heap_find_page(Heap* heap, size_t size_class) noexcept;
+// A page with a free block for class c: from the queue, an abandoned page, a larger class that
+// lends one (its blocks aligned to `align`; 0: none may lend), or the arena.
+Page* heap_find_page(Heap* heap, size_t size_class, size_t align) noexcept;
 // Blocks above kMaxClassSize: a span of slices, or a huge mapping above the mmap threshold.
 void* large_alloc(Heap* heap, size_t n, size_t align, bool* is_zero) noexcept;
 // Collect remote frees on this heap's pages, return empty ones (malloc_trim).
@@ -142,8 +143,9 @@ inline constexpr uint64_t kIdleMs = 5;
 // Fork child: a remote free caught mid-way (kDelayedFreeing) by the fork never completes; let
 // the heap's pages go on as if it had.
 void heap_unstick_after_fork(Heap* heap) noexcept;
-// Allocate a block of class c (any size class, not only the direct ones).
-void* heap_malloc_class(Heap* heap, size_t size_class) noexcept;
+// Allocate a block of class c (any size class, not only the direct ones), or of a larger class
+// whose blocks are aligned to `align` too (see lending_page).
+void* heap_malloc_class(Heap* heap, size_t size_class, size_t align) noexcept;
 // Clear class c's kept_idle bit and give it its direct pointers back.
 [[gnu::noinline]] void heap_class_not_idle(Heap* heap, size_t c) noexcept;
 // Empty queues, full list and delayed list; direct pointers to the empty page (a new heap, a

@@ -70,6 +70,15 @@ inline constexpr size_t class_size(size_t c) {
   return kClassSize[c];
 }
 
+// Whether a free block of class `lender` may serve a request of class c: the classes above the
+// direct sizes take one from a class up to half as large again before carving new memory (see
+// lending_page in heap.cpp). Sized free accepts the request's size for such a block.
+inline constexpr size_t kLendMinSize = kDirectMax + 1;
+constexpr bool class_may_lend(size_t lender, size_t c) {
+  return lender == c || (lender > c && class_size(c) >= kLendMinSize &&
+                         class_size(lender) <= class_size(c) + class_size(c) / 2);
+}
+
 // Slices in a page of class c: one 64 KiB slice holds at least 8 blocks up to 8 KiB; larger
 // classes get spans of up to 8 slices so a page still holds several blocks.
 constexpr size_t class_page_slices(size_t c) {

@@ -86,7 +86,7 @@ std::vector<void*> fill_one_page(std::vector<void*>* rest) {
 
 // The owner's next refill (of another class): it processes its delayed list.
 void refill_another_class() {
-  EXPECT_NE(heap_find_page(tls_heap, class_of(4096)), nullptr);
+  EXPECT_NE(heap_find_page(tls_heap, class_of(4096), 16), nullptr);
 }
 
 // An owner's page parked full, then freed into by another thread (the blocks `freed_ones` picks,
