@@ -2,10 +2,12 @@
 // malloc, nothing that could re-enter the allocator.
 #include "os/os.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -205,9 +207,69 @@ unsigned cpu_count() noexcept {
   return 1;
 }
 
+namespace {
+
+// clock_gettime straight from the vDSO, for the reason sys() exists: libc's wrapper lies in a
+// 64 KiB stretch of libc's text that few programs touch, and the first page fault maps all of
+// it (bench/glibc_simple: +64 KiB of RSS at the first page given back to an arena, which reads
+// the time). The vDSO's own symbol table is searched once, through its SysV hash table's symbol
+// count, as the kernel's tools/testing/selftests/vDSO/parse_vdso.c does; without a vDSO (or
+// without that table) the time comes from the system call.
+using ClockGettime = int (*)(clockid_t, struct timespec*);
+
+ClockGettime find_vdso_clock_gettime() {
+  auto base = static_cast<uintptr_t>(getauxval(AT_SYSINFO_EHDR));
+  if (base == 0) return nullptr;
+  const auto* eh = reinterpret_cast<const Elf64_Ehdr*>(base);
+  const auto* ph = reinterpret_cast<const Elf64_Phdr*>(base + eh->e_phoff);
+  uintptr_t load = 0;
+  const Elf64_Dyn* dyn = nullptr;
+  for (size_t i = 0; i < eh->e_phnum; ++i) {
+    if (ph[i].p_type == PT_LOAD && load == 0) load = base + ph[i].p_offset - ph[i].p_vaddr;
+    if (ph[i].p_type == PT_DYNAMIC) dyn = reinterpret_cast<const Elf64_Dyn*>(base + ph[i].p_offset);
+  }
+  if (load == 0 || dyn == nullptr) return nullptr;
+  const Elf64_Sym* symtab = nullptr;
+  const char* strtab = nullptr;
+  const Elf64_Word* hash = nullptr;
+  for (; dyn->d_tag != DT_NULL; ++dyn) {
+    uintptr_t at = load + dyn->d_un.d_ptr;
+    if (dyn->d_tag == DT_SYMTAB) symtab = reinterpret_cast<const Elf64_Sym*>(at);
+    if (dyn->d_tag == DT_STRTAB) strtab = reinterpret_cast<const char*>(at);
+    if (dyn->d_tag == DT_HASH) hash = reinterpret_cast<const Elf64_Word*>(at);
+  }
+  if (symtab == nullptr || strtab == nullptr || hash == nullptr) return nullptr;
+  static const char kName[] = "__vdso_clock_gettime";
+  for (Elf64_Word i = 0; i < hash[1]; ++i) {  // hash[1]: the number of symbols
+    const Elf64_Sym& sym = symtab[i];
+    if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF) continue;
+    const char* name = strtab + sym.st_name;
+    size_t k = 0;
+    while (k < sizeof kName && name[k] == kName[k]) ++k;
+    if (k == sizeof kName) return reinterpret_cast<ClockGettime>(load + sym.st_value);
+  }
+  return nullptr;
+}
+
+// 0: not looked up yet; 1: no vDSO function (use the system call).
+std::atomic<uintptr_t> vdso_clock_gettime{0};
+
+void monotonic_time(clockid_t clock, struct timespec* ts) {
+  uintptr_t f = vdso_clock_gettime.load(std::memory_order_relaxed);
+  if (f == 0) [[unlikely]] {
+    ClockGettime found = find_vdso_clock_gettime();
+    f = found != nullptr ? reinterpret_cast<uintptr_t>(found) : 1;
+    vdso_clock_gettime.store(f, std::memory_order_relaxed);
+  }
+  if (f != 1 && reinterpret_cast<ClockGettime>(f)(clock, ts) == 0) return;
+  sys(SYS_clock_gettime, clock, arg(ts));
+}
+
+}  // namespace
+
 uint64_t now_ms() noexcept {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  monotonic_time(CLOCK_MONOTONIC_COARSE, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
 }
 
@@ -219,7 +281,7 @@ uint64_t random_seed() noexcept {
   uint64_t seed = 0;
   if (sys(SYS_getrandom, arg(&seed), sizeof(seed), GRND_NONBLOCK) != sizeof(seed)) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    monotonic_time(CLOCK_MONOTONIC, &ts);
     seed = static_cast<uint64_t>(ts.tv_nsec) * 0x9E3779B97F4A7C15ull ^
            reinterpret_cast<uintptr_t>(&seed);
   }

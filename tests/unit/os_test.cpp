@@ -1,6 +1,7 @@
 #include "os/os.h"
 
 #include <gtest/gtest.h>
+#include <time.h>
 
 #include <cstring>
 
@@ -36,6 +37,26 @@ TEST(Os, EnvironmentIsReadWithoutMalloc) {
   EXPECT_STREQ(os::getenv("ARENALLOC_TEST_VARIABLE"), "value=with=equals");
   EXPECT_EQ(os::getenv("ARENALLOC_TEST_VARIABL"), nullptr);
   EXPECT_EQ(os::getenv("ARENALLOC_TEST_VARIABLE_LONGER"), nullptr);
+}
+
+// now_ms reads CLOCK_MONOTONIC_COARSE from the vDSO directly (or by the system call): it must
+// agree with libc's clock_gettime and move forward.
+TEST(Os, NowMsIsTheMonotonicClock) {
+  auto libc_ms = [] {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+  };
+  uint64_t before = libc_ms();
+  uint64_t ours = os::now_ms();
+  uint64_t after = libc_ms();
+  EXPECT_LE(before, ours);
+  EXPECT_LE(ours, after);
+  struct timespec pause {
+    0, 30 * 1000 * 1000
+  };
+  nanosleep(&pause, nullptr);
+  EXPECT_GE(os::now_ms(), ours + 20);
 }
 
 TEST(Os, MachineFacts) {
