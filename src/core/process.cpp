@@ -41,6 +41,13 @@ std::atomic<size_t> g_all_count{0};
 uint8_t* g_chunk = nullptr;
 size_t g_chunk_left = 0;
 
+// Call f on every heap listed, in the order they were made (g_heaps_lock held, or in a fork
+// handler).
+template <class F>
+void for_each_listed_heap(F f) {
+  for (size_t i = 0, n = g_all_count.load(std::memory_order_relaxed); i < n; ++i) f(g_all_heaps[i]);
+}
+
 constexpr size_t kHeapChunk = 256 * 1024;
 constexpr size_t kHeapStride = align_up(sizeof(Heap), 64);
 
@@ -101,16 +108,14 @@ void thread_exit(void* value) {
 // may take an arena lock under its own.
 void fork_prepare() {
   g_heaps_lock.lock();
-  for (size_t i = 0, n = g_all_count.load(std::memory_order_relaxed); i < n; ++i)
-    g_all_heaps[i]->full_lock.lock();
+  for_each_listed_heap([](Heap* h) { h->full_lock.lock(); });
   private_heaps_lock_all();
   arenas_lock_all();
 }
 void fork_parent() {
   arenas_unlock_all();
   private_heaps_unlock_all();
-  for (size_t i = 0, n = g_all_count.load(std::memory_order_relaxed); i < n; ++i)
-    g_all_heaps[i]->full_lock.unlock();
+  for_each_listed_heap([](Heap* h) { h->full_lock.unlock(); });
   g_heaps_lock.unlock();
 }
 void fork_child() {
@@ -180,16 +185,15 @@ Heap* heap_for_thread() noexcept {
 }
 
 void heaps_abandon_others(Heap* keep) noexcept {
-  for (size_t i = 0, n = g_all_count.load(std::memory_order_relaxed); i < n; ++i) {
-    g_all_heaps[i]->full_lock.reset();  // held by fork_prepare
-    if (g_all_heaps[i]->thread_id != 0) heap_unstick_after_fork(g_all_heaps[i]);
-  }
-  for (size_t i = 0, n = g_all_count.load(std::memory_order_relaxed); i < n; ++i) {
-    Heap* h = g_all_heaps[i];
-    if (h == keep || h->thread_id == 0) continue;
+  for_each_listed_heap([](Heap* h) {
+    h->full_lock.reset();  // held by fork_prepare
+    if (h->thread_id != 0) heap_unstick_after_fork(h);
+  });
+  for_each_listed_heap([keep](Heap* h) {
+    if (h == keep || h->thread_id == 0) return;
     heap_abandon(h);
     heap_pool_put(h);
-  }
+  });
 }
 
 namespace {
@@ -200,8 +204,7 @@ std::atomic<uint64_t> g_next_idle_scan_ms{0};
 // thread_id is written without the lock.
 void mark_idle_locked(uint64_t now) {
   g_next_idle_scan_ms.store(now + kIdleMs / 2, std::memory_order_relaxed);
-  for (size_t i = 0, n = g_all_count.load(std::memory_order_relaxed); i < n; ++i) {
-    Heap* h = g_all_heaps[i];
+  for_each_listed_heap([now](Heap* h) {
     uint32_t refills = h->refills.load(std::memory_order_relaxed);
     if (refills != h->seen_refills || h->seen_ms == 0) {
       h->seen_refills = refills;
@@ -210,7 +213,7 @@ void mark_idle_locked(uint64_t now) {
     } else if (now - h->seen_ms >= kIdleMs && !h->idle.load(std::memory_order_relaxed)) {
       h->idle.store(1, std::memory_order_relaxed);
     }
-  }
+  });
 }
 
 bool idle_scan_due(uint64_t now) {
@@ -246,8 +249,9 @@ void heaps_release_idle() noexcept {
   if (!g_heaps_lock.try_lock()) return;
   uint64_t now = os::now_ms();
   if (idle_scan_due(now)) mark_idle_locked(now);
-  for (size_t i = 0, n = g_all_count.load(std::memory_order_relaxed); i < n; ++i)
-    if (g_all_heaps[i]->idle.load(std::memory_order_relaxed)) heap_release_full(g_all_heaps[i]);
+  for_each_listed_heap([](Heap* h) {
+    if (h->idle.load(std::memory_order_relaxed)) heap_release_full(h);
+  });
   g_heaps_lock.unlock();
 }
 
