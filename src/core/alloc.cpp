@@ -11,6 +11,7 @@
 #include "core/private_heap.h"
 #include "diag/options.h"
 #include "diag/report.h"
+#include "diag/stats.h"
 #include "os/os.h"
 
 namespace arenalloc {
@@ -184,6 +185,10 @@ void* reallocate(void* p, size_t size) noexcept {
         break;
       case PageKind::kLarge:
         if (size <= usable && size >= usable / 2) return p;
+        if (size < usable && size > kMaxClassSize) {  // the tail goes back, nothing is copied
+          arena_shrink_large(page, (size + kSliceSize - 1) >> kSliceShift);
+          return p;
+        }
         if (size > usable && size <= kLargeMax && size < options::mmap_threshold() &&
             arena_grow_large(page, (size + kSliceSize - 1) >> kSliceShift))
           return p;
@@ -201,7 +206,12 @@ void* reallocate(void* p, size_t size) noexcept {
   if (q == nullptr && room != size) q = alloc(size);
   if (q == nullptr) return nullptr;  // the original block stays valid
   std::memcpy(q, p, usable < size ? usable : size);
-  dealloc(p);
+  if (page->kind == PageKind::kLarge && !debug_mode() && options::get(options::Id::kPerturb) == 0) {
+    stats::large_freed(page->block_size);
+    arena_free_vacated(page);
+  } else {
+    dealloc(p);
+  }
   return q;
 }
 

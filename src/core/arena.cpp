@@ -294,6 +294,13 @@ void mark_released(Arena* arena, Segment* seg, size_t first, size_t count, uint6
   }
 }
 
+// A page's slices are about to go back to the free set (arena locked).
+void page_to_free_kind(Page* page) {
+  page->kind = PageKind::kFree;
+  page_clear_owner(page);
+  page->held_in = HeldIn::kNone;
+}
+
 // Collect remote frees on abandoned pages; return the ones that became empty.
 void sweep_abandoned(Arena* arena, uint64_t now) {
   if (arena->abandoned_count.load(std::memory_order_relaxed) == 0) return;
@@ -520,10 +527,32 @@ void arena_free_page(Page* page) {
   }
   {
     LockGuard guard(arena->lock);
-    page->kind = PageKind::kFree;
-    page_clear_owner(page);
-    page->held_in = HeldIn::kNone;
+    page_to_free_kind(page);
     release_slices(arena, seg, page->first_slice, page->slice_count);
+  }
+  arenas_maintain_due();
+  purger_start_if_needed();
+}
+
+void arena_free_vacated(Page* page) {
+  Segment* seg = segment_of_page(page);
+  Arena* arena = seg->arena;
+  size_t first = page->first_slice, count = page->slice_count;
+  if ((count << kSliceShift) <= g_largest_large_free.load(std::memory_order_relaxed))
+    return arena_free_page(page);
+  // The slices are still the block's, so no other thread touches them while they are purged;
+  // outside the lock, as the purge of several MiB takes a while.
+  const bool lazy = options::get(options::Id::kPurgeMethod) == uint64_t(PurgeMethod::kFree);
+  bool purged = os::purge(page->start, count << kSliceShift, lazy);
+  {
+    LockGuard guard(arena->lock);
+    page_to_free_kind(page);
+    mark_released(arena, seg, first, count, os::now_ms());
+    if (purged) {
+      mark_slices(seg->dirty_mask, first, count, false);
+      arena->dirty_slices -= count;
+      add(g_dirty_slices, -static_cast<ptrdiff_t>(count));
+    }
   }
   arenas_maintain_due();
   purger_start_if_needed();
@@ -569,6 +598,7 @@ bool arena_grow_large(Page* page, size_t slices) {
   take_slices(arena, seg, end, extra);
   for (size_t i = end; i < end + extra; ++i) seg->slice_page[i] = page;
   page_map::update(seg, end, extra);
+  stats::large_resized(page->block_size, slices << kSliceShift);
   page->slice_count = static_cast<uint16_t>(slices);
   page_set_block_size(page, slices << kSliceShift);
   return true;
@@ -628,6 +658,7 @@ void arena_shrink_large(Page* page, size_t slices) {
   LockGuard guard(arena->lock);
   size_t tail = page->slice_count - slices;
   release_slices(arena, seg, page->first_slice + slices, tail);
+  stats::large_resized(page->block_size, slices << kSliceShift);
   page->slice_count = static_cast<uint16_t>(slices);
   page_set_block_size(page, slices << kSliceShift);
 }

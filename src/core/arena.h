@@ -63,6 +63,12 @@ void arenas_set_count(size_t count);  // for threads created later
 // Slow paths; each takes the arena lock.
 Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices);  // kind left kFree
 void arena_free_page(Page* page);  // page of any kind but huge: slices back to its arena
+// A large block that realloc has just copied elsewhere. Its memory holds nothing the program
+// needs, and the purge delay would keep it resident beside the copy, so it is purged at once,
+// unless a large block at least this size has been freed the ordinary way: a program that frees
+// blocks this large reuses such memory, and the delay saves it a purge and a refault (see
+// dirty_limit). Nor does it raise that size: growing one buffer is not cycling large blocks.
+void arena_free_vacated(Page* page);
 // An abandoned page of the class for `heap`: from its own arena first, then from any other.
 Page* arena_adopt_abandoned(Arena* home, size_t size_class, Heap* heap);
 void arena_abandon_page(Page* page);  // page->owner already cleared

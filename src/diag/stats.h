@@ -39,6 +39,9 @@ inline void large_freed(size_t bytes) {
   global().large_count.fetch_sub(1, std::memory_order_relaxed);
   global().large_bytes.fetch_sub(bytes, std::memory_order_relaxed);
 }
+inline void large_resized(size_t from, size_t to) {  // grown or shrunk in place
+  global().large_bytes.fetch_add(to - from, std::memory_order_relaxed);
+}
 
 struct ClassStats {
   uint64_t pages;

@@ -51,6 +51,39 @@ TEST(Arena, FreedSpanIsReusedDirtyThenPurgedClean) {
   arena_free_page(clean);
 }
 
+// A span realloc has moved away from goes back purged and counted clean, unless a large block
+// at least its size was freed the ordinary way; then it waits for reuse like any freed span.
+TEST(Arena, VacatedSpanIsPurgedAtOnceUntilSuchSpansAreFreed) {
+  Arena* arena = test_arena();
+  arena_maintain(arena, true);
+  const size_t slices = 64;
+  auto take_filled = [&] {
+    Page* page = arena_take_span(arena, slices, 1);
+    if (page == nullptr) return page;
+    page->kind = PageKind::kLarge;
+    std::memset(page->start, 0x5a, slices * kSliceSize);
+    return page;
+  };
+  Page* a = take_filled();
+  ASSERT_NE(a, nullptr);
+  size_t dirty = arenas_dirty_bytes();
+  size_t rss = os::resident_bytes();
+  arena_free_vacated(a);
+  EXPECT_EQ(arenas_dirty_bytes(), dirty);
+  EXPECT_LT(os::resident_bytes() + slices / 2 * kSliceSize, rss);
+  Page* clean = arena_take_span(arena, slices, 1);
+  ASSERT_NE(clean, nullptr);
+  EXPECT_TRUE(clean->is_zero);
+  clean->kind = PageKind::kLarge;
+  arena_free_page(clean);  // an ordinary free of a large block this size
+  Page* b = take_filled();
+  ASSERT_NE(b, nullptr);
+  dirty = arenas_dirty_bytes();
+  arena_free_vacated(b);
+  EXPECT_EQ(arenas_dirty_bytes(), dirty + slices * kSliceSize);
+  arena_maintain(arena, true);
+}
+
 TEST(Arena, GrowLargeInPlaceOnlyIntoFreeSlices) {
   Arena* arena = test_arena();
   arena_maintain(arena, true);
