@@ -209,6 +209,7 @@ void* reallocate(void* p, size_t size) noexcept {
   if (page->kind == PageKind::kLarge && !debug_mode() && options::get(options::Id::kPerturb) == 0) {
     stats::large_freed(page->block_size);
     arena_free_vacated(page);
+    if (tls_heap != &g_empty_heap) tls_heap->last_large_size = 0;  // this move answered for it
   } else {
     dealloc(p);
   }

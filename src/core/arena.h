@@ -63,11 +63,14 @@ void arenas_set_count(size_t count);  // for threads created later
 // Slow paths; each takes the arena lock.
 Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices);  // kind left kFree
 void arena_free_page(Page* page);  // page of any kind but huge: slices back to its arena
-// A large block that realloc has just copied elsewhere. Its memory holds nothing the program
-// needs, and the purge delay would keep it resident beside the copy, so it is purged at once,
-// unless a large block at least this size has been freed the ordinary way: a program that frees
-// blocks this large reuses such memory, and the delay saves it a purge and a refault (see
-// dirty_limit). Nor does it raise that size: growing one buffer is not cycling large blocks.
+// A large block that a growing buffer has left: realloc has just copied it elsewhere, or its
+// thread has just allocated a larger one (see large_free in free.cpp). Its memory holds nothing
+// the program needs, and the purge delay would keep it resident beside the copy, so it is purged
+// at once. Unless the program has freed a large block at least this size the ordinary way (it
+// cycles large blocks, and reuses such memory: bench/large, where a free after a larger malloc
+// is mostly not a buffer's growth, ran 12% longer without this), or a block of about its size
+// was vacated within the purge delay (a program that grows buffers that often reuses the memory
+// before the delay is out). Either way it is freed as any block, spared a purge and a refault.
 void arena_free_vacated(Page* page);
 // An abandoned page of the class for `heap`: from its own arena first, then from any other.
 Page* arena_adopt_abandoned(Arena* home, size_t size_class, Heap* heap);

@@ -138,6 +138,20 @@ void free_owned(Heap* heap, Page* page, Block* block, uintptr_t owner) {
   heap_free_onto(heap, page, block, heap->checked ? &page->local_free : &page->free);
 }
 
+// A large block freed right after its thread allocated one at least a quarter larger is taken
+// for the old buffer of a growing one (std::vector copies into twice the size, then frees the
+// old): its memory goes back as realloc's moved blocks do (arena_free_vacated), and not kept
+// beside the copy for the purge delay. One allocation answers for one free.
+void large_free(Heap* heap, Page* page) {
+  stats::large_freed(page->block_size);
+  size_t size = page->block_size;
+  if (heap->last_large_size >= size + size / 4) {  // 0 in the empty heap: never written
+    heap->last_large_size = 0;
+    return arena_free_vacated(page);
+  }
+  arena_free_page(page);
+}
+
 // Whether p starts a block of a small page (a link on the delayed list, which are not encoded).
 bool is_small_block(const void* p) {
   const Page* page = find_page(p);
@@ -196,8 +210,7 @@ void free_generic(void* p, Page* page, Heap* heap) noexcept {
     case PageKind::kLarge:
       if (p != page->start) return diag::report_invalid_free(p, "not the start of a block");
       if (!checked_free(page, p)) return;
-      stats::large_freed(page->block_size);
-      return arena_free_page(page);
+      return large_free(heap, page);
     case PageKind::kHuge:
       if (p != page->start) return diag::report_invalid_free(p, "not the start of a block");
       if (!checked_free(page, p)) return;

@@ -398,6 +398,7 @@ void heap_reset_lists(Heap* heap) noexcept {
   for (auto& d : heap->direct) d = &g_empty_page;
   for (auto& q : heap->queues) q = PageList{};
   heap->pages_taken = 0;
+  heap->last_large_size = 0;
   for (auto& bits : heap->kept_idle) bits = 0;
   LockGuard guard(heap->full_lock);  // heaps_release_idle may be looking at a recycled heap
   heap->full = PageList{};

@@ -61,6 +61,9 @@ struct Heap {
   // class whose kept page was empty at the last review and has not been allocated from since.
   uint32_t pages_taken;
   uint64_t kept_idle[(kClassCount + 63) / 64];
+  // The size of this heap's last large or huge allocation, until a free takes it as the step of
+  // a growing buffer (see large_free in free.cpp); 0 then.
+  size_t last_large_size;
   // Idleness, for steal_full_page (free.cpp): the owner counts its page refills and clears
   // `idle`; heaps_mark_idle sets it once `refills` has not moved for kIdleMs (seen_* are its
   // notes, under the heap pool's lock). `idle` is read on other threads' frees: its cache line

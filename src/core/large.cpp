@@ -44,6 +44,7 @@ void* large_alloc(Heap* heap, size_t n, size_t align, bool* is_zero) noexcept {
       return nullptr;
     }
   }
+  if (heap != nullptr && heap != &g_empty_heap) heap->last_large_size = n;
   if (is_zero != nullptr) *is_zero = page->is_zero;
   return page->start;
 }

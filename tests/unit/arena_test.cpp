@@ -51,10 +51,11 @@ TEST(Arena, FreedSpanIsReusedDirtyThenPurgedClean) {
   arena_free_page(clean);
 }
 
-// A span realloc has moved away from goes back purged and counted clean, unless a large block
-// at least its size was freed the ordinary way; then it waits for reuse like any freed span.
-TEST(Arena, VacatedSpanIsPurgedAtOnceUntilSuchSpansAreFreed) {
+// A span a growing buffer has left goes back purged and counted clean, unless one of about its
+// size was left within the purge delay; then it waits for reuse like any freed span.
+TEST(Arena, VacatedSpanIsPurgedAtOnceUnlessOneWasJustVacated) {
   Arena* arena = test_arena();
+  ASSERT_TRUE(options::set(options::Id::kPurgeDelay, 60000));  // a slow machine stays within it
   arena_maintain(arena, true);
   const size_t slices = 64;
   auto take_filled = [&] {
@@ -71,14 +72,30 @@ TEST(Arena, VacatedSpanIsPurgedAtOnceUntilSuchSpansAreFreed) {
   arena_free_vacated(a);
   EXPECT_EQ(arenas_dirty_bytes(), dirty);
   EXPECT_LT(os::resident_bytes() + slices / 2 * kSliceSize, rss);
-  Page* clean = arena_take_span(arena, slices, 1);
-  ASSERT_NE(clean, nullptr);
-  EXPECT_TRUE(clean->is_zero);
-  clean->kind = PageKind::kLarge;
-  arena_free_page(clean);  // an ordinary free of a large block this size
   Page* b = take_filled();
   ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(b->is_zero);  // the purged slices
   dirty = arenas_dirty_bytes();
+  arena_free_vacated(b);
+  EXPECT_EQ(arenas_dirty_bytes(), dirty + slices * kSliceSize);
+  arena_maintain(arena, true);
+}
+
+// Once a large block at least its size was freed the ordinary way, a vacated span is kept for
+// reuse too: the program cycles blocks that large.
+TEST(Arena, VacatedSpanIsKeptOnceSuchSpansWereFreed) {
+  Arena* arena = test_arena();
+  arena_maintain(arena, true);
+  const size_t slices = 128;  // another power of two than the test above
+  Page* a = arena_take_span(arena, slices, 1);
+  ASSERT_NE(a, nullptr);
+  a->kind = PageKind::kLarge;
+  arena_free_page(a);
+  Page* b = arena_take_span(arena, slices, 1);
+  ASSERT_NE(b, nullptr);
+  b->kind = PageKind::kLarge;
+  std::memset(b->start, 0x5a, slices * kSliceSize);
+  size_t dirty = arenas_dirty_bytes();
   arena_free_vacated(b);
   EXPECT_EQ(arenas_dirty_bytes(), dirty + slices * kSliceSize);
   arena_maintain(arena, true);
