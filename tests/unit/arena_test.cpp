@@ -51,8 +51,9 @@ TEST(Arena, FreedSpanIsReusedDirtyThenPurgedClean) {
   arena_free_page(clean);
 }
 
-// A span a growing buffer has left goes back purged and counted clean, unless one of about its
-// size was left within the purge delay; then it waits for reuse like any freed span.
+// A span a growing buffer has left goes back purged and counted clean, unless one at least its
+// size (of the same power of two of slices or above) was left within the purge delay; then it
+// waits for reuse like any freed span.
 TEST(Arena, VacatedSpanIsPurgedAtOnceUnlessOneWasJustVacated) {
   Arena* arena = test_arena();
   ASSERT_TRUE(options::set(options::Id::kPurgeDelay, 60000));  // a slow machine stays within it
@@ -78,6 +79,14 @@ TEST(Arena, VacatedSpanIsPurgedAtOnceUnlessOneWasJustVacated) {
   dirty = arenas_dirty_bytes();
   arena_free_vacated(b);
   EXPECT_EQ(arenas_dirty_bytes(), dirty + slices * kSliceSize);
+  // A larger one (the next old block of a buffer grown by a quarter at a time) is purged.
+  Page* c = arena_take_span(arena, slices + slices / 2, 1);
+  ASSERT_NE(c, nullptr);
+  c->kind = PageKind::kLarge;
+  std::memset(c->start, 0x5a, (slices + slices / 2) * kSliceSize);
+  dirty = arenas_dirty_bytes();
+  arena_free_vacated(c);
+  EXPECT_EQ(arenas_dirty_bytes(), dirty);
   arena_maintain(arena, true);
 }
 
