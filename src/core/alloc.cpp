@@ -156,6 +156,9 @@ namespace {
 // realloc_growth: memcpy 71.6M -> 29.4M instructions under callgrind, user time -10%. But never
 // past the power of two at or above `size`: buffers are often capped there (redis's 8 KiB
 // listpacks grew 6656 -> 9216 and ended 1 KiB short of full, used_memory +12%).
+// From this size on, a large block that realloc must move goes to a mapping of its own.
+constexpr size_t kHugeGrowthMin = size_t{1} << 20;
+
 size_t realloc_room(size_t usable, size_t size) {
   if (size >= usable + usable / 4) return size;  // a big step, such as a vector doubling
   size_t room = std::min(usable + usable / 4, std::bit_ceil(size));
@@ -175,6 +178,7 @@ void* reallocate(void* p, size_t size) noexcept {
   if (size > kMaxRequest) return out_of_memory();
   size_t usable = page->block_size;
   size_t room = size;  // what the new block gets, if the block moves
+  bool promote = false;  // into a mapping of its own
   if (debug_mode())
     usable = debug_requested_size(page, p);  // and always move: fresh canaries
   else
@@ -189,7 +193,15 @@ void* reallocate(void* p, size_t size) noexcept {
           arena_shrink_large(page, (size + kSliceSize - 1) >> kSliceShift);
           return p;
         }
-        if (size > usable && size <= kLargeMax && size < options::mmap_threshold() &&
+        // A large block that grows past 1 MiB moves into a mapping of its own, copied once while
+        // it is small: its later growth needs no copy (within the mapping, or by mremap into a
+        // larger one), as glibc's mmapped chunks grow. Growing in place in its span would only
+        // put the copy off to when the span is full, and make it larger. Not where the program
+        // cycles blocks that large (it freed a large one, or unmapped a huge one within the
+        // purge delay): spans serve it better, as the next block reuses the freed memory.
+        promote = size > usable && size >= kHugeGrowthMin && !large_blocks_freed(size) &&
+                  !huge_freed_lately(size);
+        if (!promote && size > usable && size <= kLargeMax && size < options::mmap_threshold() &&
             arena_grow_large(page, (size + kSliceSize - 1) >> kSliceShift))
           return p;
         break;
@@ -202,7 +214,8 @@ void* reallocate(void* p, size_t size) noexcept {
       case PageKind::kFree:
         break;
     }
-  void* q = alloc(room);
+  void* q = promote ? huge_alloc_block(room) : nullptr;
+  if (q == nullptr) q = alloc(room);
   if (q == nullptr && room != size) q = alloc(size);
   if (q == nullptr) return nullptr;  // the original block stays valid
   std::memcpy(q, p, usable < size ? usable : size);

@@ -2,11 +2,11 @@
 #include "core/arena.h"
 
 #include <bit>
-#include <iterator>
 
 #include "core/checked.h"
 #include "core/heap.h"
 #include "core/page_map.h"
+#include "core/recent_sizes.h"
 #include "diag/options.h"
 #include "diag/stats.h"
 #include "os/os.h"
@@ -76,9 +76,10 @@ void add(std::atomic<size_t>& counter, ptrdiff_t delta) {
 // the same way when it sees large frees).
 std::atomic<size_t> g_largest_large_free{0};
 
-// The last block of 2^i to 2^(i+1) - 1 slices vacated (arena_free_vacated), for each i: when
-// (now32, high half) and its slices (low half); 0 if none yet.
-std::atomic<uint64_t> g_last_vacated[std::bit_width(kSlicesPerSegment)];
+// The blocks vacated lately (arena_free_vacated). Only one at least as large counts: the old
+// blocks of one buffer grown by a quarter at a time (perl's strings) follow each other within
+// milliseconds, each larger than the last.
+RecentSizes g_vacated;
 // Smaller vacated blocks are freed as any block: they add little to the peak, other blocks reuse
 // them soon, and a purge for each would be most of the system calls of a program that grows
 // buffers now and then (a vector grown to 8 MiB every 600 ms: 5 madvise calls a cycle, 3 from
@@ -302,23 +303,6 @@ void mark_released(Arena* arena, Segment* seg, size_t first, size_t count, uint6
     seg->purge_at_ms = due;
     arm(arena, due);
   }
-}
-
-// Whether a block of at least `count` slices was vacated within the purge delay; notes this one.
-// At least as large: the old blocks of one buffer grown by a quarter at a time (perl's strings)
-// follow each other within milliseconds, each larger than the last, and must not count.
-bool vacated_recently(size_t count, uint64_t now) {
-  const size_t own = static_cast<size_t>(std::bit_width(count)) - 1;
-  if (own >= std::size(g_last_vacated)) return false;  // count 0: none of ours
-  bool recent = false;
-  for (size_t i = own; i < std::size(g_last_vacated); ++i) {
-    uint64_t last = g_last_vacated[i].load(std::memory_order_relaxed);
-    recent |= last != 0 &&
-              now32(now) - static_cast<uint32_t>(last >> 32) < options::purge_delay_ms() &&
-              static_cast<uint32_t>(last) >= count;
-  }
-  g_last_vacated[own].store(uint64_t{now32(now)} << 32 | count, std::memory_order_relaxed);
-  return recent;
 }
 
 // A page's slices are about to go back to the free set (arena locked).
@@ -561,15 +545,20 @@ void arena_free_page(Page* page) {
   purger_start_if_needed();
 }
 
+bool large_blocks_freed(size_t size) {
+  return size <= g_largest_large_free.load(std::memory_order_relaxed);
+}
+
 void arena_free_vacated(Page* page) {
   Segment* seg = segment_of_page(page);
   Arena* arena = seg->arena;
   size_t first = page->first_slice, count = page->slice_count;
-  if (count < kVacatedPurgeMinSlices ||
-      (count << kSliceShift) <= g_largest_large_free.load(std::memory_order_relaxed))
+  if (count < kVacatedPurgeMinSlices || large_blocks_freed(count << kSliceShift))
     return arena_free_page(page);
   uint64_t now = os::now_ms();
-  if (vacated_recently(count, now)) return arena_free_page(page);
+  bool recent = g_vacated.seen(count, now32(now), options::purge_delay_ms());
+  g_vacated.note(count, now32(now));
+  if (recent) return arena_free_page(page);
   // The slices are still the block's, so no other thread touches them while they are purged;
   // outside the lock, as the purge of several MiB takes a while.
   const bool lazy = options::get(options::Id::kPurgeMethod) == uint64_t(PurgeMethod::kFree);

@@ -72,6 +72,9 @@ void arena_free_page(Page* page);  // page of any kind but huge: slices back to 
 // was vacated within the purge delay (a program that grows buffers that often reuses the memory
 // before the delay is out). Either way it is freed as any block, spared a purge and a refault.
 void arena_free_vacated(Page* page);
+// Whether a large block of at least `size` bytes was freed the ordinary way (not vacated): the
+// program cycles blocks that large.
+bool large_blocks_freed(size_t size);
 // An abandoned page of the class for `heap`: from its own arena first, then from any other.
 Page* arena_adopt_abandoned(Arena* home, size_t size_class, Heap* heap);
 void arena_abandon_page(Page* page);  // page->owner already cleared

@@ -122,6 +122,9 @@ extern __thread Heap* tls_heap ARENALLOC_HIDDEN __attribute__((tls_model("initia
 Page* heap_find_page(Heap* heap, size_t size_class, size_t align) noexcept;
 // Blocks above kMaxClassSize: a span of slices, or a huge mapping above the mmap threshold.
 void* large_alloc(Heap* heap, size_t n, size_t align, bool* is_zero) noexcept;
+// A block of n bytes in a mapping of its own whatever its size; nullptr if none can be had
+// (mmap_max reached, out of memory), errno untouched.
+void* huge_alloc_block(size_t n) noexcept;
 // Collect remote frees on this heap's pages, return empty ones (malloc_trim).
 void heap_collect(Heap* heap) noexcept;
 // Thread exit: give the heap's pages back or abandon them to the arena.

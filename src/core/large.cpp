@@ -8,6 +8,14 @@
 
 namespace arenalloc {
 
+void* huge_alloc_block(size_t n) noexcept {
+  if (stats::global().huge_count.load(std::memory_order_relaxed) >=
+      options::get(options::Id::kMmapMax))
+    return nullptr;
+  Page* page = huge_alloc(n, 16);
+  return page == nullptr ? nullptr : page->start;
+}
+
 void* large_alloc(Heap* heap, size_t n, size_t align, bool* is_zero) noexcept {
   if (n > kMaxRequest || align > kMaxAlignment) [[unlikely]] {
     errno = ENOMEM;

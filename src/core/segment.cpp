@@ -6,6 +6,7 @@
 
 #include "core/arena.h"
 #include "core/page_map.h"
+#include "core/recent_sizes.h"
 #include "diag/options.h"
 #include "diag/stats.h"
 #include "diag/valgrind.h"
@@ -249,10 +250,22 @@ Page* huge_alloc(size_t size, size_t align) {
   return page;
 }
 
+namespace {
+// Huge blocks freed lately (see huge_freed_lately).
+RecentSizes g_huge_freed;
+}  // namespace
+
+bool huge_freed_lately(size_t size) {
+  return g_huge_freed.seen((size + kSliceSize - 1) >> kSliceShift,
+                           static_cast<uint32_t>(os::now_ms()), options::purge_delay_ms());
+}
+
 void huge_free(Page* page) {
   Segment* seg = segment_of_page(page);
-  stats::huge_freed(static_cast<size_t>(page->start - reinterpret_cast<uint8_t*>(seg)) +
-                    page->block_size);
+  size_t total =
+      static_cast<size_t>(page->start - reinterpret_cast<uint8_t*>(seg)) + page->block_size;
+  g_huge_freed.note((total + kSliceSize - 1) >> kSliceShift, static_cast<uint32_t>(os::now_ms()));
+  stats::huge_freed(total);
   page->kind = PageKind::kFree;
   segmap::remove(seg);
   os::release(seg, seg->mapping_size);

@@ -230,6 +230,10 @@ TEST(Realloc, LittleStepsStopAtThePowerOfTwo) {
   std::free(p);
 }
 
+// The tests of large blocks that grow below depend on what the process has freed before (a
+// program that cycles large blocks keeps their memory): each needs a process of its own, as
+// ctest gives every test.
+
 // Pages of [p, p + n) that are resident (mincore; p page-aligned, n up to 16 MiB). The vector is
 // static: allocating it could take a page from the very memory being looked at.
 size_t ResidentPages(const void* p, size_t n) {
@@ -330,6 +334,33 @@ TEST(Realloc, OldBufferOfAGrowingOneLeavesNoResidentCopy) {
   EXPECT_EQ(ResidentPages(reinterpret_cast<void*>(kept), n), n / sysconf(_SC_PAGESIZE));
   EXPECT_EQ(FirstMismatch(q, n, 24), n);
   std::free(q);
+}
+
+// A large block that realloc grows past 1 MiB moves into a mapping of its own (mallinfo2's
+// hblks counts it), copied once while it is small; it then grows within that mapping and beyond
+// it by moving pages, its contents kept. A program that cycles such buffers keeps them in spans:
+// grown again right after the first was freed, the next one stays there.
+TEST(Realloc, GrowingLargeBlockMovesToAMappingOfItsOwnOnce) {
+  ASSERT_EQ(arenalloc_option_set("purge_delay", "60000"), 0);  // "right after", on any machine
+  for (int round = 0; round < 2; ++round) {
+    const size_t before = mallinfo2().hblks;
+    size_t n = size_t(512) << 10;
+    auto* p = static_cast<unsigned char*>(std::malloc(Opaque(n)));
+    ASSERT_NE(p, nullptr);
+    Fill(p, n, 26);
+    for (size_t next : {size_t(2) << 20, size_t(20) << 20, size_t(48) << 20}) {
+      auto* q = static_cast<unsigned char*>(std::realloc(p, Opaque(next)));
+      ASSERT_NE(q, nullptr) << next;
+      ASSERT_EQ(FirstMismatch(q, n, 26), n) << next;
+      Fill(q, next, 26);
+      if (next == (size_t(2) << 20)) {
+        EXPECT_EQ(mallinfo2().hblks, before + (round == 0 ? 1 : 0)) << "round " << round;
+      }
+      p = q;
+      n = next;
+    }
+    std::free(p);
+  }
 }
 
 // A large block shrunk below half its size stays where it is and gives its tail back; nothing
