@@ -150,15 +150,15 @@ size_t resize_in_place(void* p, size_t size) noexcept {
 
 namespace {
 
+// From this size on, a large block that realloc grows goes to a mapping of its own.
+constexpr size_t kHugeGrowthMin = size_t{1} << 20;
+
 // What a small block that must grow from `usable` to `size` bytes is given. Growing out of its
 // class by less than a quarter: room for the next steps of a string or buffer grown a little at a
 // time (as tcmalloc does), rather than a move at every class (8 per doubling); bench/
 // realloc_growth: memcpy 71.6M -> 29.4M instructions under callgrind, user time -10%. But never
 // past the power of two at or above `size`: buffers are often capped there (redis's 8 KiB
 // listpacks grew 6656 -> 9216 and ended 1 KiB short of full, used_memory +12%).
-// From this size on, a large block that realloc must move goes to a mapping of its own.
-constexpr size_t kHugeGrowthMin = size_t{1} << 20;
-
 size_t realloc_room(size_t usable, size_t size) {
   if (size >= usable + usable / 4) return size;  // a big step, such as a vector doubling
   size_t room = std::min(usable + usable / 4, std::bit_ceil(size));

@@ -68,7 +68,7 @@ void arena_free_page(Page* page);  // page of any kind but huge: slices back to 
 // the program needs, and the purge delay would keep it resident beside the copy, so it is purged
 // at once. Unless the program has freed a large block at least this size the ordinary way (it
 // cycles large blocks, and reuses such memory: bench/large, where a free after a larger malloc
-// is mostly not a buffer's growth, ran 12% longer without this), or a block of about its size
+// is mostly not a buffer's growth, ran 12% longer without this), or a block at least its size
 // was vacated within the purge delay (a program that grows buffers that often reuses the memory
 // before the delay is out). Either way it is freed as any block, spared a purge and a refault.
 void arena_free_vacated(Page* page);

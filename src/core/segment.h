@@ -121,8 +121,8 @@ Page* segment_make_page(Segment* seg, size_t first, size_t count);
 // A block of `size` bytes aligned to `align` in a mapping of its own; nullptr if out of memory.
 Page* huge_alloc(size_t size, size_t align);
 void huge_free(Page* page);
-// Whether a huge block of at least `size` bytes (up to a segment) was freed within the purge
-// delay: the program cycles blocks that large (see reallocate).
+// Whether a huge block of at least `size` bytes was freed within the purge delay: the program
+// cycles blocks that large (see reallocate).
 bool huge_freed_lately(size_t size);
 // Grow or shrink in place within the mapping; false if it does not fit.
 bool huge_resize_in_place(Page* page, size_t size);
