@@ -11,7 +11,6 @@
 #include "core/private_heap.h"
 #include "diag/options.h"
 #include "diag/report.h"
-#include "diag/stats.h"
 #include "os/os.h"
 
 namespace arenalloc {
@@ -219,13 +218,10 @@ void* reallocate(void* p, size_t size) noexcept {
   if (q == nullptr && room != size) q = alloc(size);
   if (q == nullptr) return nullptr;  // the original block stays valid
   std::memcpy(q, p, usable < size ? usable : size);
-  if (page->kind == PageKind::kLarge && !debug_mode() && options::get(options::Id::kPerturb) == 0) {
-    stats::large_freed(page->block_size);
-    arena_free_vacated(page);
-    if (tls_heap != &g_empty_heap) tls_heap->last_large_size = 0;  // this move answered for it
-  } else {
+  if (page->kind == PageKind::kLarge && !debug_mode() && options::get(options::Id::kPerturb) == 0)
+    large_free(tls_heap, page, true);
+  else
     dealloc(p);
-  }
   return q;
 }
 

@@ -646,9 +646,7 @@ void arena_discard_all(Arena* arena, bool keep_segments) {
         Page* page = seg->slice_page[i];
         if (page->first_slice != i || page->kind == PageKind::kFree) continue;
         if (slice_is_free(seg, i)) continue;
-        page->kind = PageKind::kFree;
-        page_clear_owner(page);
-        page->held_in = HeldIn::kNone;
+        page_to_free_kind(page);
         mark_released(arena, seg, i, page->slice_count, now);
       }
     } else {

@@ -138,20 +138,6 @@ void free_owned(Heap* heap, Page* page, Block* block, uintptr_t owner) {
   heap_free_onto(heap, page, block, heap->checked ? &page->local_free : &page->free);
 }
 
-// A large block freed right after its thread allocated one at least a quarter larger is taken
-// for the old buffer of a growing one (std::vector copies into twice the size, then frees the
-// old): its memory goes back as realloc's moved blocks do (arena_free_vacated), and not kept
-// beside the copy for the purge delay. One allocation answers for one free.
-void large_free(Heap* heap, Page* page) {
-  stats::large_freed(page->block_size);
-  size_t size = page->block_size;
-  if (heap->last_large_size >= size + size / 4) {  // 0 in the empty heap: never written
-    heap->last_large_size = 0;
-    return arena_free_vacated(page);
-  }
-  arena_free_page(page);
-}
-
 // Whether p starts a block of a small page (a link on the delayed list, which are not encoded).
 bool is_small_block(const void* p) {
   const Page* page = find_page(p);
@@ -210,7 +196,7 @@ void free_generic(void* p, Page* page, Heap* heap) noexcept {
     case PageKind::kLarge:
       if (p != page->start) return diag::report_invalid_free(p, "not the start of a block");
       if (!checked_free(page, p)) return;
-      return large_free(heap, page);
+      return large_free(heap, page, false);
     case PageKind::kHuge:
       if (p != page->start) return diag::report_invalid_free(p, "not the start of a block");
       if (!checked_free(page, p)) return;
@@ -224,6 +210,19 @@ void free_generic(void* p, Page* page, Heap* heap) noexcept {
 
 void free_generic_here(void* p, Page* page) noexcept {
   free_generic(p, page, tls_heap);
+}
+
+void large_free(Heap* heap, Page* page, bool vacated) noexcept {
+  size_t size = page->block_size;
+  stats::large_freed(size);
+  // A block freed right after its thread allocated one at least a quarter larger is taken for
+  // the old buffer of a growing one (std::vector copies into twice the size, then frees the old).
+  // One allocation answers for one free.
+  if (vacated || heap->last_large_size >= size + size / 4) {
+    if (heap != &g_empty_heap) heap->last_large_size = 0;  // shared: never written
+    return arena_free_vacated(page);
+  }
+  arena_free_page(page);
 }
 
 void free_marked_here(void* p, Page* page) noexcept {

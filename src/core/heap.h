@@ -62,7 +62,7 @@ struct Heap {
   uint32_t pages_taken;
   uint64_t kept_idle[(kClassCount + 63) / 64];
   // The size of this heap's last large or huge allocation, until a free takes it as the step of
-  // a growing buffer (see large_free in free.cpp); 0 then.
+  // a growing buffer (see large_free); 0 then.
   size_t last_large_size;
   // Idleness, for steal_full_page (free.cpp): the owner counts its page refills and clears
   // `idle`; heaps_mark_idle sets it once `refills` has not moved for kIdleMs (seen_* are its
@@ -105,6 +105,9 @@ extern __thread Heap* tls_heap ARENALLOC_HIDDEN __attribute__((tls_model("initia
 // free_generic, page_retire and free_marked for the calling thread's heap: they read tls_heap
 // there, so that the free fast path need not (two instructions).
 [[gnu::noinline]] void free_generic_here(void* p, Page* page) noexcept;
+// Free a large block, checks done. `vacated`: realloc has just copied it elsewhere. Such a block,
+// or one its thread has just outgrown, goes back at once (arena_free_vacated).
+void large_free(Heap* heap, Page* page, bool vacated) noexcept;
 [[gnu::noinline]] void page_retire_here(Page* page) noexcept;
 [[gnu::noinline]] void free_marked_here(void* p, Page* page) noexcept;
 [[gnu::noinline]] void free_not_ours(void* p) noexcept;

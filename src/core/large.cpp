@@ -8,10 +8,16 @@
 
 namespace arenalloc {
 
+namespace {
+// mmap_max: how many blocks may have a mapping of their own at once.
+bool below_mmap_max() {
+  return stats::global().huge_count.load(std::memory_order_relaxed) <
+         options::get(options::Id::kMmapMax);
+}
+}  // namespace
+
 void* huge_alloc_block(size_t n) noexcept {
-  if (stats::global().huge_count.load(std::memory_order_relaxed) >=
-      options::get(options::Id::kMmapMax))
-    return nullptr;
+  if (!below_mmap_max()) return nullptr;
   Page* page = huge_alloc(n, 16);
   return page == nullptr ? nullptr : page->start;
 }
@@ -24,9 +30,7 @@ void* large_alloc(Heap* heap, size_t n, size_t align, bool* is_zero) noexcept {
   size_t slices = (n + kSliceSize - 1) >> kSliceShift;
   if (slices == 0) slices = 1;
   Page* page = nullptr;
-  bool mapped_alone =
-      n >= options::mmap_threshold() && stats::global().huge_count.load(std::memory_order_relaxed) <
-                                            options::get(options::Id::kMmapMax);
+  bool mapped_alone = n >= options::mmap_threshold() && below_mmap_max();
   if (!mapped_alone && n <= kLargeMax && align <= kLargeMax) {
     if (heap == &g_empty_heap) heap = heap_for_thread();
     if (heap != nullptr) {
