@@ -246,44 +246,46 @@ size_t ResidentPages(const void* p, size_t n) {
   return resident;
 }
 
-// A large block of `n` bytes with a large block right after it, so that it cannot grow in place:
-// returns the block; the neighbour goes in *neighbour, the blocks allocated on the way to it
-// (which fill holes before the block) in *others.
-unsigned char* LargeBlockWithNeighbour(size_t n, void** neighbour, std::vector<void*>* others) {
+// Moves a filled large block of `n` bytes by realloc to twice its size, with a large block placed
+// right after it first so that it cannot grow in place. *old_resident: the pages of the old
+// block still resident just after the move. Everything is freed after.
+void MoveLargeBlock(size_t n, uint64_t seed, size_t* old_resident) {
   auto* p = static_cast<unsigned char*>(std::malloc(Opaque(n)));
-  if (p == nullptr) return nullptr;
-  for (int i = 0; i < 256; ++i) {
+  ASSERT_NE(p, nullptr);
+  void* neighbour = nullptr;
+  std::vector<void*> others;  // the blocks that filled holes before the one after p
+  for (int i = 0; i < 256 && neighbour == nullptr; ++i) {
     void* q = std::malloc(Opaque(size_t(256) << 10));
-    if (q == p + malloc_usable_size(p)) {
-      *neighbour = q;
-      return p;
-    }
-    others->push_back(q);
+    if (q == p + malloc_usable_size(p))
+      neighbour = q;
+    else
+      others.push_back(q);
   }
-  std::free(p);
-  return nullptr;
+  if (neighbour == nullptr) {
+    std::free(p);
+    for (void* o : others) std::free(o);
+    FAIL() << "no large block landed right after the first";
+  }
+  Fill(p, n, seed);
+  ASSERT_EQ(ResidentPages(p, n), n / sysconf(_SC_PAGESIZE));
+  const uintptr_t old = Opaque(reinterpret_cast<uintptr_t>(p));  // p is dead after the realloc
+  auto* q = static_cast<unsigned char*>(std::realloc(p, Opaque(2 * n)));
+  ASSERT_NE(q, nullptr);
+  ASSERT_NE(reinterpret_cast<uintptr_t>(q), old) << "grew in place over its neighbour";
+  EXPECT_EQ(FirstMismatch(q, n, seed), n);
+  *old_resident = ResidentPages(reinterpret_cast<void*>(old), n);
+  std::free(q);
+  std::free(neighbour);
+  for (void* o : others) std::free(o);
 }
 
 // A large block that realloc has to move leaves no resident copy behind: the old block's pages
 // go back at once rather than after the purge delay. (sqlite's hash tables, grown by realloc
 // through 256 KiB..16 MiB, kept their old copies resident: peak RSS 160 MiB, 143 after.)
 TEST(Realloc, LargeBlockThatMovesLeavesNoResidentCopy) {
-  const size_t n = size_t(4) << 20;
-  void* neighbour = nullptr;
-  std::vector<void*> others;
-  auto* p = LargeBlockWithNeighbour(n, &neighbour, &others);
-  ASSERT_NE(p, nullptr) << "no large block landed right after the first";
-  Fill(p, n, 21);
-  ASSERT_EQ(ResidentPages(p, n), n / sysconf(_SC_PAGESIZE));
-  const uintptr_t old = Opaque(reinterpret_cast<uintptr_t>(p));  // p is dead after the realloc
-  auto* q = static_cast<unsigned char*>(std::realloc(p, Opaque(2 * n)));
-  ASSERT_NE(q, nullptr);
-  ASSERT_NE(reinterpret_cast<uintptr_t>(q), old) << "grew in place over its neighbour";
-  EXPECT_EQ(FirstMismatch(q, n, 21), n);
-  EXPECT_EQ(ResidentPages(reinterpret_cast<void*>(old), n), 0u);
-  std::free(q);
-  std::free(neighbour);
-  for (void* o : others) std::free(o);
+  size_t resident = SIZE_MAX;
+  ASSERT_NO_FATAL_FAILURE(MoveLargeBlock(size_t(4) << 20, 21, &resident));
+  EXPECT_EQ(resident, 0u);
 }
 
 // A program that moves blocks of a size often (here twice within the purge delay, made a minute
@@ -293,22 +295,9 @@ TEST(Realloc, MovedBlockIsKeptWhenSuchMovesAreFrequent) {
   ASSERT_EQ(arenalloc_option_set("purge_delay", "60000"), 0);
   const size_t n = size_t(4) << 20;
   for (int round = 0; round < 2; ++round) {
-    void* neighbour = nullptr;
-    std::vector<void*> others;
-    auto* p = LargeBlockWithNeighbour(n, &neighbour, &others);
-    ASSERT_NE(p, nullptr) << "no large block landed right after the first";
-    Fill(p, n, 22);
-    const uintptr_t old = Opaque(reinterpret_cast<uintptr_t>(p));  // p is dead after the realloc
-    auto* q = static_cast<unsigned char*>(std::realloc(p, Opaque(2 * n)));
-    ASSERT_NE(q, nullptr);
-    ASSERT_NE(reinterpret_cast<uintptr_t>(q), old) << "grew in place over its neighbour";
-    EXPECT_EQ(FirstMismatch(q, n, 22), n);
-    EXPECT_EQ(ResidentPages(reinterpret_cast<void*>(old), n),
-              round == 0 ? 0 : n / sysconf(_SC_PAGESIZE))
-        << "round " << round;
-    std::free(q);
-    std::free(neighbour);
-    for (void* o : others) std::free(o);
+    size_t resident = SIZE_MAX;
+    ASSERT_NO_FATAL_FAILURE(MoveLargeBlock(n, 22, &resident));
+    EXPECT_EQ(resident, round == 0 ? 0 : n / sysconf(_SC_PAGESIZE)) << "round " << round;
   }
 }
 
