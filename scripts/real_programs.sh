@@ -1,9 +1,9 @@
 #!/bin/bash
 # arenalloc against the peers on real programs rather than benchmarks (docs/PERFORMANCE.md,
 # "Real programs"): the C++ compiler proper on a header-heavy file, sqlite building and indexing
-# an in-memory table, perl and python filling and sorting hashes, GNU sort. Each runs under
-# `arenalloc compare` (interleaved, median of RUNS). A program that is not installed is reported
-# and skipped.
+# an in-memory table, perl and python filling and sorting hashes, GNU sort, redis, ruby, lua, node
+# and clang. Each runs under `arenalloc compare` (interleaved, median of RUNS). A program that is
+# not installed is reported and skipped.
 #   bash scripts/real_programs.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -96,3 +96,27 @@ r = Random.new(3); kept = []; pile = []
   pile = ["y" * 100_000] if pile.size >= 50_000
 end
 puts kept.size'
+
+# A table-and-string interpreter: small tables and strings, a third dropped, then 300k formatted
+# strings joined into one.
+compare "lua5.4 (2M small tables, 300k strings joined)" lua5.4 -e '
+local t = {}
+for i = 1, 2000000 do
+  t[i] = { x = i, s = "k" .. i }
+  if i % 3 == 0 then t[i - 1] = nil end
+end
+local parts = {}
+for i = 1, 300000 do parts[#parts + 1] = string.format("%d:%s", i, string.rep("a", i % 50)) end
+print(#table.concat(parts, ","))'
+
+# JavaScript: V8 keeps its own heap, so malloc carries less of the memory here.
+compare "node (300k objects to JSON and back)" node -e '
+const a = [];
+for (let i = 0; i < 300000; i++) a.push({id: i, name: "n" + i, tags: ["x" + (i % 10), "y"]});
+const m = new Map();
+for (const o of JSON.parse(JSON.stringify(a))) m.set(o.name, o);
+console.log(m.size);'
+
+# The other C++ compiler, its driver running the compile in-process.
+compare "clang++ -O1 (bits/stdc++.h + regex)" clang++ -O1 -std=c++20 -c "$work/big.cpp" \
+  -o "$work/big.o"
