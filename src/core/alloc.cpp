@@ -98,7 +98,7 @@ size_t good_size(size_t size, size_t align) noexcept {
   if (size > kMaxRequest || align > kMaxAlignment) return 0;
   size_t c = aligned_class(size, align);
   if (c < kClassCount) return class_size(c);
-  size_t slices = (size == 0 ? 1 : (size + kSliceSize - 1) >> kSliceShift);
+  size_t slices = size == 0 ? 1 : slices_for(size);
   size_t align_slices = align > kSliceSize ? align >> kSliceShift : 1;
   // A span must fit in a segment after its header, starting on an aligned slice (large_alloc).
   size_t first = align_slices > kFirstUsableSlice ? align_slices : kFirstUsableSlice;
@@ -130,7 +130,7 @@ size_t resize_in_place(void* p, size_t size) noexcept {
   switch (page->kind) {
     case PageKind::kLarge:
       if (size <= kLargeMax) {
-        size_t slices = (size + kSliceSize - 1) >> kSliceShift;
+        size_t slices = slices_for(size);
         if (slices == 0) slices = 1;
         if (slices > page->slice_count)
           arena_grow_large(page, slices);
@@ -189,7 +189,7 @@ void* reallocate(void* p, size_t size) noexcept {
       case PageKind::kLarge:
         if (size <= usable && size >= usable / 2) return p;
         if (size < usable && size > kMaxClassSize) {  // the tail goes back, nothing is copied
-          arena_shrink_large(page, (size + kSliceSize - 1) >> kSliceShift);
+          arena_shrink_large(page, slices_for(size));
           return p;
         }
         // A large block that grows past 1 MiB moves into a mapping of its own, copied once while
@@ -201,7 +201,7 @@ void* reallocate(void* p, size_t size) noexcept {
         promote = size > usable && size >= kHugeGrowthMin && !large_blocks_freed(size) &&
                   !huge_freed_lately(size);
         if (!promote && size > usable && size <= kLargeMax && size < options::mmap_threshold() &&
-            arena_grow_large(page, (size + kSliceSize - 1) >> kSliceShift))
+            arena_grow_large(page, slices_for(size)))
           return p;
         break;
       case PageKind::kHuge:

@@ -225,16 +225,22 @@ size_t purge_segment(Arena* arena, Segment* seg, uint64_t now, bool force, size_
   return purged << kSliceShift;
 }
 
-// Slices leave the free set for a page or a large block. Returns how many were dirty.
-size_t take_slices(Arena* arena, Segment* seg, size_t first, size_t count) {
+// Slices that are no longer dirty (taken, or just purged) leave the dirty counts. Returns how many
+// were dirty.
+size_t clear_dirty(Arena* arena, Segment* seg, size_t first, size_t count) {
   size_t dirty = count_slices(seg->dirty_mask, first, count);
-  mark_slices(seg->free_mask, first, count, false);
   mark_slices(seg->dirty_mask, first, count, false);
-  seg->free_slices -= static_cast<uint32_t>(count);
   arena->dirty_slices -= dirty;
   add(g_dirty_slices, -static_cast<ptrdiff_t>(dirty));
-  add(g_used_slices, static_cast<ptrdiff_t>(count));
   return dirty;
+}
+
+// Slices leave the free set for a page or a large block. Returns how many were dirty.
+size_t take_slices(Arena* arena, Segment* seg, size_t first, size_t count) {
+  mark_slices(seg->free_mask, first, count, false);
+  seg->free_slices -= static_cast<uint32_t>(count);
+  add(g_used_slices, static_cast<ptrdiff_t>(count));
+  return clear_dirty(arena, seg, first, count);
 }
 
 // Spans from this size on are large blocks, never small pages (512 KiB).
@@ -556,8 +562,8 @@ void arena_free_vacated(Page* page) {
   if (count < kVacatedPurgeMinSlices || large_blocks_freed(count << kSliceShift))
     return arena_free_page(page);
   uint64_t now = os::now_ms();
-  bool recent = g_vacated.seen(count, now32(now), options::purge_delay_ms());
-  g_vacated.note(count, now32(now));
+  bool recent = g_vacated.seen(count, now, options::purge_delay_ms());
+  g_vacated.note(count, now);
   if (recent) return arena_free_page(page);
   // The slices are still the block's, so no other thread touches them while they are purged;
   // outside the lock, as the purge of several MiB takes a while.
@@ -567,11 +573,7 @@ void arena_free_vacated(Page* page) {
     LockGuard guard(arena->lock);
     page_to_free_kind(page);
     mark_released(arena, seg, first, count, now);
-    if (purged) {
-      mark_slices(seg->dirty_mask, first, count, false);
-      arena->dirty_slices -= count;
-      add(g_dirty_slices, -static_cast<ptrdiff_t>(count));
-    }
+    if (purged) clear_dirty(arena, seg, first, count);
   }
   arenas_maintain_due();
   purger_start_if_needed();

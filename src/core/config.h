@@ -66,4 +66,9 @@ inline constexpr size_t align_up(size_t n, size_t a) {
   return (n + a - 1) & ~(a - 1);
 }
 
+// The slices a span of `bytes` needs (0 for 0).
+inline constexpr size_t slices_for(size_t bytes) {
+  return (bytes + kSliceSize - 1) >> kSliceShift;
+}
+
 }  // namespace arenalloc

@@ -256,15 +256,14 @@ RecentSizes g_huge_freed;
 }  // namespace
 
 bool huge_freed_lately(size_t size) {
-  return g_huge_freed.seen((size + kSliceSize - 1) >> kSliceShift,
-                           static_cast<uint32_t>(os::now_ms()), options::purge_delay_ms());
+  return g_huge_freed.seen(slices_for(size), os::now_ms(), options::purge_delay_ms());
 }
 
 void huge_free(Page* page) {
   Segment* seg = segment_of_page(page);
   size_t total =
       static_cast<size_t>(page->start - reinterpret_cast<uint8_t*>(seg)) + page->block_size;
-  g_huge_freed.note((total + kSliceSize - 1) >> kSliceShift, static_cast<uint32_t>(os::now_ms()));
+  g_huge_freed.note(slices_for(total), os::now_ms());
   stats::huge_freed(total);
   page->kind = PageKind::kFree;
   segmap::remove(seg);
