@@ -16,6 +16,15 @@ Arena* test_arena() {
   process_init();
   return arena_at(kMaxArenas - 1);
 }
+
+// A span of `slices` taken as a large block's, every byte of it written (so resident), or nullptr.
+Page* take_filled_large_span(Arena* arena, size_t slices) {
+  Page* page = arena_take_span(arena, slices, 1);
+  if (page == nullptr) return page;
+  page->kind = PageKind::kLarge;
+  std::memset(page->start, 0x5a, slices * kSliceSize);
+  return page;
+}
 }  // namespace
 
 TEST(Arena, SpansAreDisjointAndSliceAligned) {
@@ -59,31 +68,22 @@ TEST(Arena, VacatedSpanIsPurgedAtOnceUnlessOneWasJustVacated) {
   ASSERT_TRUE(options::set(options::Id::kPurgeDelay, 60000));  // a slow machine stays within it
   arena_maintain(arena, true);
   const size_t slices = 64;
-  auto take_filled = [&] {
-    Page* page = arena_take_span(arena, slices, 1);
-    if (page == nullptr) return page;
-    page->kind = PageKind::kLarge;
-    std::memset(page->start, 0x5a, slices * kSliceSize);
-    return page;
-  };
-  Page* a = take_filled();
+  Page* a = take_filled_large_span(arena, slices);
   ASSERT_NE(a, nullptr);
   size_t dirty = arenas_dirty_bytes();
   size_t rss = os::resident_bytes();
   arena_free_vacated(a);
   EXPECT_EQ(arenas_dirty_bytes(), dirty);
   EXPECT_LT(os::resident_bytes() + slices / 2 * kSliceSize, rss);
-  Page* b = take_filled();
+  Page* b = take_filled_large_span(arena, slices);
   ASSERT_NE(b, nullptr);
   EXPECT_TRUE(b->is_zero);  // the purged slices
   dirty = arenas_dirty_bytes();
   arena_free_vacated(b);
   EXPECT_EQ(arenas_dirty_bytes(), dirty + slices * kSliceSize);
   // A larger one (the next old block of a buffer grown by a quarter at a time) is purged.
-  Page* c = arena_take_span(arena, slices + slices / 2, 1);
+  Page* c = take_filled_large_span(arena, slices + slices / 2);
   ASSERT_NE(c, nullptr);
-  c->kind = PageKind::kLarge;
-  std::memset(c->start, 0x5a, (slices + slices / 2) * kSliceSize);
   dirty = arenas_dirty_bytes();
   arena_free_vacated(c);
   EXPECT_EQ(arenas_dirty_bytes(), dirty);
@@ -100,10 +100,8 @@ TEST(Arena, VacatedSpanIsKeptOnceSuchSpansWereFreed) {
   ASSERT_NE(a, nullptr);
   a->kind = PageKind::kLarge;
   arena_free_page(a);
-  Page* b = arena_take_span(arena, slices, 1);
+  Page* b = take_filled_large_span(arena, slices);
   ASSERT_NE(b, nullptr);
-  b->kind = PageKind::kLarge;
-  std::memset(b->start, 0x5a, slices * kSliceSize);
   size_t dirty = arenas_dirty_bytes();
   arena_free_vacated(b);
   EXPECT_EQ(arenas_dirty_bytes(), dirty + slices * kSliceSize);
