@@ -1,0 +1,68 @@
+// A class's page queue (heap_find_page in heap.cpp): when the current page runs out of free
+// blocks, free blocks anywhere in the queue are used before the page carves new ones. Carving
+// touches memory the process has not used yet, while the freed blocks are resident already.
+// Each test runs in a new thread, for a heap of its own.
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "core/alloc.h"
+#include "core/heap.h"
+
+using namespace arenalloc;
+
+namespace {
+
+constexpr size_t kSize = 1024;  // 64 blocks a page, carved 4 at a time
+
+template <class F>
+void in_new_thread(F f) {
+  std::thread t(f);
+  t.join();
+}
+
+Page* current_page() {
+  return tls_heap->queues[class_of(kSize)].first;
+}
+
+}  // namespace
+
+TEST(PageQueue, FreeBlocksOfAnotherPageComeBeforeCarvingTheCurrentOne) {
+  in_new_thread([] {
+    // Fill a first page until the class moves on to a second one.
+    std::vector<void*> first_blocks;
+    Page* first = nullptr;
+    for (;;) {
+      void* p = alloc(kSize);
+      if (first == nullptr) first = current_page();
+      if (current_page() != first) {
+        dealloc(p);  // the second page's first block: back on its free list
+        break;
+      }
+      first_blocks.push_back(p);
+    }
+    Page* second = current_page();
+    ASSERT_EQ(first_blocks.size(), first->reserved);
+    // Use up what the second page has carved so far; it still has blocks to carve.
+    std::vector<void*> second_blocks;
+    while (second->free != nullptr) second_blocks.push_back(alloc(kSize));
+    ASSERT_LT(second->capacity, second->reserved);
+    const uint32_t carved = second->capacity;
+    // A block of the first page is freed: the next malloc reuses it.
+    void* reused = first_blocks[first_blocks.size() / 2];
+    dealloc(reused);
+    void* p = alloc(kSize);
+    EXPECT_EQ(p, reused);
+    EXPECT_EQ(second->capacity, carved) << "the second page carved blocks while one was free";
+    // With no free block left anywhere, the second page carves again.
+    void* q = alloc(kSize);
+    EXPECT_EQ(page_of(segment_of(q), q), second);
+    EXPECT_GT(second->capacity, carved);
+    dealloc(p);
+    dealloc(q);
+    for (void* b : first_blocks)
+      if (b != reused) dealloc(b);
+    for (void* b : second_blocks) dealloc(b);
+  });
+}
