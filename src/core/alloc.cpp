@@ -98,7 +98,7 @@ size_t good_size(size_t size, size_t align) noexcept {
   if (size > kMaxRequest || align > kMaxAlignment) return 0;
   size_t c = aligned_class(size, align);
   if (c < kClassCount) return class_size(c);
-  size_t slices = size == 0 ? 1 : slices_for(size);
+  size_t slices = span_slices(size);
   size_t align_slices = align > kSliceSize ? align >> kSliceShift : 1;
   // A span must fit in a segment after its header, starting on an aligned slice (large_alloc).
   size_t first = align_slices > kFirstUsableSlice ? align_slices : kFirstUsableSlice;
@@ -130,8 +130,7 @@ size_t resize_in_place(void* p, size_t size) noexcept {
   switch (page->kind) {
     case PageKind::kLarge:
       if (size <= kLargeMax) {
-        size_t slices = slices_for(size);
-        if (slices == 0) slices = 1;
+        size_t slices = span_slices(size);
         if (slices > page->slice_count)
           arena_grow_large(page, slices);
         else if (slices < page->slice_count)
@@ -218,7 +217,7 @@ void* reallocate(void* p, size_t size) noexcept {
   if (q == nullptr && room != size) q = alloc(size);
   if (q == nullptr) return nullptr;  // the original block stays valid
   std::memcpy(q, p, usable < size ? usable : size);
-  if (page->kind == PageKind::kLarge && !debug_mode() && options::get(options::Id::kPerturb) == 0)
+  if (page->kind == PageKind::kLarge && !checking_wanted())
     large_free(tls_heap, page, true);
   else
     dealloc(p);

@@ -71,4 +71,9 @@ inline constexpr size_t slices_for(size_t bytes) {
   return (bytes + kSliceSize - 1) >> kSliceShift;
 }
 
+// The slices of a large block of `bytes`: a span has at least one, even for 0 bytes.
+inline constexpr size_t span_slices(size_t bytes) {
+  return bytes == 0 ? 1 : slices_for(bytes);
+}
+
 }  // namespace arenalloc

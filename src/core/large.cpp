@@ -27,8 +27,7 @@ void* large_alloc(Heap* heap, size_t n, size_t align, bool* is_zero) noexcept {
     errno = ENOMEM;
     return nullptr;
   }
-  size_t slices = slices_for(n);
-  if (slices == 0) slices = 1;
+  size_t slices = span_slices(n);
   Page* page = nullptr;
   bool mapped_alone = n >= options::mmap_threshold() && below_mmap_max();
   if (!mapped_alone && n <= kLargeMax && align <= kLargeMax) {
