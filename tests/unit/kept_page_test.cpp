@@ -4,24 +4,19 @@
 // the page goes back to the arena for them. Each test runs in a new thread, for a heap of its own.
 #include <gtest/gtest.h>
 
-#include <thread>
 #include <vector>
 
 #include "core/alloc.h"
 #include "core/heap.h"
+#include "own_heap.h"
 
 using namespace arenalloc;
+using testcommon::in_new_thread;
 
 namespace {
 
 constexpr size_t kSmall = 16;  // the class that goes idle
 constexpr size_t kBig = 1024;  // the class that takes pages meanwhile
-
-template <class F>
-void in_new_thread(F f) {
-  std::thread t(f);
-  t.join();
-}
 
 Page* first_page(size_t n) {
   return tls_heap->queues[class_of(n)].first;

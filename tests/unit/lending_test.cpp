@@ -6,24 +6,19 @@
 #include <malloc.h>
 
 #include <cstdint>
-#include <thread>
 #include <vector>
 
 #include "core/alloc.h"
 #include "core/heap.h"
+#include "own_heap.h"
 
 using namespace arenalloc;
+using testcommon::in_new_thread;
 
 extern "C" void free_sized(void* p, size_t size);
 extern "C" void free_aligned_sized(void* p, size_t align, size_t size);
 
 namespace {
-
-template <class F>
-void in_new_thread(F f) {
-  std::thread t(f);
-  t.join();
-}
 
 // Leaves exactly one free block on the current page of the class of `size`, whose other carved
 // blocks stay live (returned).

@@ -4,23 +4,18 @@
 // Each test runs in a new thread, for a heap of its own.
 #include <gtest/gtest.h>
 
-#include <thread>
 #include <vector>
 
 #include "core/alloc.h"
 #include "core/heap.h"
+#include "own_heap.h"
 
 using namespace arenalloc;
+using testcommon::in_new_thread;
 
 namespace {
 
 constexpr size_t kSize = 1024;  // 64 blocks a page, carved 4 at a time
-
-template <class F>
-void in_new_thread(F f) {
-  std::thread t(f);
-  t.join();
-}
 
 Page* current_page() {
   return tls_heap->queues[class_of(kSize)].first;
