@@ -95,6 +95,7 @@ void push_delayed(Heap* heap, Block* block) {
   victim->full_lock.unlock();
   if (!stolen) return nullptr;
   page_collect_thread_free(page);
+  OwnerSlowPath slow_path(heap);
   queue_push_back(heap, page);
   return heap;
 }
@@ -127,6 +128,7 @@ void push_delayed(Heap* heap, Block* block) {
 // the page meanwhile (heap_release_full), and the free must then not push onto it.
 void free_owned(Heap* heap, Page* page, Block* block, uintptr_t owner) {
   if (owner & kOwnerFull) {
+    OwnerSlowPath slow_path(heap);  // the page rejoins the queue
     heap->full_lock.lock();
     bool still_ours = page->owner.load(std::memory_order_relaxed) == (owner_tag(heap) | kOwnerFull);
     if (still_ours) page_unfull(heap, page);
@@ -235,6 +237,7 @@ void page_retire_here(Page* page) noexcept {
 
 void free_marked(void* p, Page* page, Heap* heap) noexcept {
   os::ErrnoGuard errno_guard;
+  OwnerSlowPath slow_path(heap);
   Block* block = static_cast<Block*>(p);
   if (page_contains_free_block(page, block, heap->delayed_free.load(std::memory_order_acquire)))
     return diag::report_double_free(p, page->block_size);

@@ -263,6 +263,8 @@ void page_unfull(Heap* heap, Page* page) {
 }
 
 Page* heap_find_page(Heap* heap, size_t c, size_t align) noexcept {
+  // Up to here the malloc paths touch only the class's current page, which no reclaimer takes.
+  OwnerSlowPath slow_path(heap);
   heap->refills.store(heap->refills.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (heap->idle.load(std::memory_order_relaxed)) heap->idle.store(0, std::memory_order_relaxed);
   process_delayed(heap);
@@ -300,10 +302,12 @@ Page* heap_find_page(Heap* heap, size_t c, size_t align) noexcept {
   if (Page* lender = lending_page(heap, c, align)) return lender;
   // Before fresh memory is faulted in (no freed slices wait anywhere), another thread's pages
   // that have been freed into while it did not allocate.
-  if (!heap->is_private && !heap->checked &&
-      arenas_dirty_bytes() < (class_page_slices(c) << kSliceShift))
-    while ((page = heaps_take_freed(heap, c)) != nullptr)
-      if ((page = use_page(heap, page)) != nullptr) return page;
+  if (!heap->is_private && !heap->checked) {
+    heaps_reclaim_idle(heap);  // to the arenas' free slices, which take_fresh_page takes first
+    if (arenas_dirty_bytes() < (class_page_slices(c) << kSliceShift))
+      while ((page = heaps_take_freed(heap, c)) != nullptr)
+        if ((page = use_page(heap, page)) != nullptr) return page;
+  }
   return take_fresh_page(heap, c);
 }
 
@@ -314,6 +318,7 @@ void heap_class_not_idle(Heap* heap, size_t c) noexcept {
 
 void heap_set_checked(Heap* heap, bool checked) noexcept {
   if (heap == &g_empty_heap || heap->checked == checked) return;
+  OwnerSlowPath slow_path(heap);
   heap->checked = checked;
   for (size_t c = 0; c < kClassCount; ++c) {
     for (Page* page = heap->queues[c].first; page != nullptr; page = page->next)
@@ -375,6 +380,7 @@ void page_retire(Heap* heap, Page* page) noexcept {
   // pointer, it would free into the dead heap's pages: leave them to that heap, as before.
   if (owner_heap(page->owner.load(std::memory_order_relaxed)) != heap) [[unlikely]]
     return;
+  OwnerSlowPath slow_path(heap);
   // Keep the last page of a class: a thread that allocates and frees one block in a loop must not
   // go to the arena each time.
   PageList& q = heap->queues[page->size_class];
@@ -391,6 +397,7 @@ void page_retire(Heap* heap, Page* page) noexcept {
 
 void heap_collect(Heap* heap) noexcept {
   if (heap == &g_empty_heap) return;
+  OwnerSlowPath slow_path(heap);
   process_delayed(heap);
   for (size_t c = 0; c < kClassCount; ++c) {
     Page* page = heap->queues[c].first;
@@ -407,6 +414,7 @@ void heap_collect(Heap* heap) noexcept {
 }
 
 void heap_reset_lists(Heap* heap) noexcept {
+  OwnerSlowPath slow_path(heap);
   for (auto& d : heap->direct) d = &g_empty_page;
   for (auto& q : heap->queues) q = PageList{};
   heap->pages_taken = 0;
@@ -430,6 +438,7 @@ void heap_unstick_after_fork(Heap* heap) noexcept {
 }
 
 void heap_abandon(Heap* heap) noexcept {
+  OwnerSlowPath slow_path(heap);
   // 1. Stop delayed frees into this heap, waiting out any in flight; full pages rejoin queues.
   heap->full_lock.lock();
   for_each_parked_page(heap, [&](Page* page) {
@@ -458,6 +467,74 @@ void heap_abandon(Heap* heap) noexcept {
     }
   }
   for (auto& d : heap->direct) d = &g_empty_page;
+}
+
+void heap_wait_unfrozen(Heap* heap) noexcept {
+  for (unsigned spins = 0;; ++spins) {
+    heap->in_slow_path.store(0, std::memory_order_relaxed);
+    while (heap->frozen.load(std::memory_order_acquire) != 0) os::spin_pause(spins++);
+    heap->in_slow_path.store(1, std::memory_order_seq_cst);
+    if (heap->frozen.load(std::memory_order_seq_cst) == 0) return;
+  }
+}
+
+namespace {
+
+// Whether every block the page has handed out is on its thread_free list: then no thread holds
+// one of its blocks, and nothing but its owner's slow paths can reach it. The list is counted
+// from a snapshot of its head (pushes only add before it), and `used` read after: were a block
+// still live, `used` would exceed the count. The owner's free makes its push visible before its
+// count falls (page_push). A count of 0 is left alone: the owner's own free that emptied the page
+// is about to retire it. So is a list with a link outside the page (the owner's collection
+// reports it).
+// `budget` bounds the links followed over a whole pass, during which the victim's owner would
+// wait should it need a slow path.
+bool page_all_freed_remotely(const Page* page, size_t* budget) {
+  if (page->kind != PageKind::kSmall || page_kept(page)) return false;
+  uintptr_t head = page->thread_free.load(std::memory_order_acquire) & ~kDelayMask;
+  size_t count = 0;
+  for (Block* b = reinterpret_cast<Block*>(head); b != nullptr; b = decode(page, b->next_encoded)) {
+    if (*budget == 0 || !small_page_block_start(page, b) || ++count > page->reserved) return false;
+    --*budget;
+  }
+  uint32_t used = __atomic_load_n(&page->used, __ATOMIC_ACQUIRE);
+  return count != 0 && used == count;
+}
+
+// Pages a reclaim pass gives back at most, and links it follows at most.
+constexpr size_t kReclaimBatch = 64;
+constexpr size_t kReclaimLinks = size_t{1} << 16;
+
+}  // namespace
+
+size_t heap_reclaim_empty(Heap* victim) noexcept {
+  if (!kReclaimIdlePages || victim == &g_empty_heap || victim->is_private) return 0;
+  if (!victim->full_lock.try_lock()) return 0;  // another reclaimer, or the owner parking pages
+  victim->frozen.store(1, std::memory_order_seq_cst);
+  Page* taken[kReclaimBatch];
+  size_t count = 0;
+  size_t budget = kReclaimLinks;
+  if (victim->in_slow_path.load(std::memory_order_seq_cst) == 0 && !victim->checked) {
+    for (size_t c = 0; c < kClassCount && count < kReclaimBatch && budget != 0; ++c) {
+      Page* first = victim->queues[c].first;
+      if (first == nullptr) continue;
+      for (Page* page = first->next; page != nullptr && count < kReclaimBatch;) {
+        Page* next = page->next;
+        if (page_all_freed_remotely(page, &budget)) {
+          queue_remove(victim, page);  // never the first: the direct pointers stay
+          taken[count++] = page;
+        }
+        page = next;
+      }
+    }
+  }
+  victim->frozen.store(0, std::memory_order_release);
+  victim->full_lock.unlock();
+  for (size_t i = 0; i < count; ++i) {
+    page_clear_owner(taken[i]);
+    arena_free_page(taken[i]);
+  }
+  return count;
 }
 
 }  // namespace arenalloc

@@ -185,8 +185,13 @@ Heap* heap_for_thread() noexcept {
 }
 
 void heaps_abandon_others(Heap* keep) noexcept {
-  for_each_listed_heap([](Heap* h) {
+  for_each_listed_heap([keep](Heap* h) {
     h->full_lock.reset();  // held by fork_prepare
+    // A thread that did not survive the fork may have been in one of its slow paths.
+    if (h != keep) {
+      h->slow_depth = 0;
+      h->in_slow_path.store(0, std::memory_order_relaxed);
+    }
     if (h->thread_id != 0) heap_unstick_after_fork(h);
   });
   for_each_listed_heap([keep](Heap* h) {
@@ -250,9 +255,35 @@ void heaps_release_idle() noexcept {
   uint64_t now = os::now_ms();
   if (idle_scan_due(now)) mark_idle_locked(now);
   for_each_listed_heap([](Heap* h) {
-    if (h->idle.load(std::memory_order_relaxed)) heap_release_full(h);
+    if (h->idle.load(std::memory_order_relaxed)) {
+      heap_release_full(h);
+      heap_reclaim_empty(h);
+    }
   });
   g_heaps_lock.unlock();
+}
+
+namespace {
+std::atomic<uint64_t> g_next_reclaim_ms{0};
+}  // namespace
+
+size_t heaps_reclaim_idle(Heap* self) noexcept {
+  if (!kReclaimIdlePages) return 0;
+  uint64_t now = os::now_ms();
+  uint64_t due = g_next_reclaim_ms.load(std::memory_order_relaxed);
+  if (now < due || !g_next_reclaim_ms.compare_exchange_strong(due, now + kReclaimPeriodMs))
+    return 0;
+  // Idleness as last marked (by frees into parked pages and the purger): marking it here too
+  // would space the looks differently and delay the take-over of full pages (steal_full_page).
+  size_t reclaimed = 0;
+  // Without the pool's lock, as heaps_take_freed: a listed heap is never unmapped, and
+  // heap_reclaim_empty excludes its owner's slow paths (a recycled heap's reset among them).
+  size_t n = g_all_count.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) {
+    Heap* h = g_all_heaps[i];
+    if (h != self && h->idle.load(std::memory_order_relaxed)) reclaimed += heap_reclaim_empty(h);
+  }
+  return reclaimed;
 }
 
 }  // namespace arenalloc
