@@ -44,8 +44,8 @@ void push_delayed(Heap* heap, Block* block) {
       desired = (tf & ~kDelayMask) | kDelayedFreeing;
       delayed = true;
     } else {
-      block->next_encoded = encode(page, reinterpret_cast<Block*>(tf & ~kDelayMask));
-      desired = reinterpret_cast<uintptr_t>(block) | state;
+      block->next_encoded = encode(page, thread_free_list(tf));
+      desired = reinterpret_cast<uintptr_t>(block) | ((tf & ~kThreadFreeListMask) + kThreadFreeOne);
       delayed = false;
     }
     if (page->thread_free.compare_exchange_weak(tf, desired, std::memory_order_acq_rel,

@@ -481,60 +481,65 @@ void heap_wait_unfrozen(Heap* heap) noexcept {
 namespace {
 
 // Whether every block the page has handed out is on its thread_free list: then no thread holds
-// one of its blocks, and nothing but its owner's slow paths can reach it. The list is counted
-// from a snapshot of its head (pushes only add before it), and `used` read after: were a block
-// still live, `used` would exceed the count. The owner's free makes its push visible before its
-// count falls (page_push). A count of 0 is left alone: the owner's own free that emptied the page
-// is about to retire it. So is a list with a link outside the page (the owner's collection
-// reports it).
-// `budget` bounds the links followed over a whole pass, during which the victim's owner would
-// wait should it need a slow path.
-bool page_all_freed_remotely(const Page* page, size_t* budget) {
+// one of its blocks, and nothing but its owner's slow paths can reach it. The list's length is
+// counted in the same word (page.h), and `used` is read after it: were a block still live, `used`
+// would exceed the count. The owner's free makes its push visible before its count falls
+// (page_push). A count of 0 is left alone: the owner's own free that emptied the page is about
+// to retire it.
+bool page_all_freed_remotely(const Page* page) {
   if (page->kind != PageKind::kSmall || page_kept(page)) return false;
-  uintptr_t head = page->thread_free.load(std::memory_order_acquire) & ~kDelayMask;
-  size_t count = 0;
-  for (Block* b = reinterpret_cast<Block*>(head); b != nullptr; b = decode(page, b->next_encoded)) {
-    if (*budget == 0 || !small_page_block_start(page, b) || ++count > page->reserved) return false;
-    --*budget;
-  }
+  uint32_t count = thread_free_count(page->thread_free.load(std::memory_order_acquire));
   uint32_t used = __atomic_load_n(&page->used, __ATOMIC_ACQUIRE);
   return count != 0 && used == count;
 }
 
-// Pages a reclaim pass gives back at most, and links it follows at most.
+// Pages taken under one freeze of the victim (its owner waits meanwhile, should it need a slow
+// path); a pass goes on with another batch while they fill up.
 constexpr size_t kReclaimBatch = 64;
-constexpr size_t kReclaimLinks = size_t{1} << 16;
 
-}  // namespace
-
-size_t heap_reclaim_empty(Heap* victim) noexcept {
-  if (!kReclaimIdlePages || victim == &g_empty_heap || victim->is_private) return 0;
+// One batch from the victim's queues, from class `*from` on; leaves in `*from` the class to go on
+// with. Returns how many pages it put in `taken`.
+size_t reclaim_batch(Heap* victim, size_t* from, Page** taken) {
   if (!victim->full_lock.try_lock()) return 0;  // another reclaimer, or the owner parking pages
   victim->frozen.store(1, std::memory_order_seq_cst);
-  Page* taken[kReclaimBatch];
   size_t count = 0;
-  size_t budget = kReclaimLinks;
   if (victim->in_slow_path.load(std::memory_order_seq_cst) == 0 && !victim->checked) {
-    for (size_t c = 0; c < kClassCount && count < kReclaimBatch && budget != 0; ++c) {
+    size_t c = *from;
+    for (; c < kClassCount && count < kReclaimBatch; ++c) {
       Page* first = victim->queues[c].first;
       if (first == nullptr) continue;
       for (Page* page = first->next; page != nullptr && count < kReclaimBatch;) {
         Page* next = page->next;
-        if (page_all_freed_remotely(page, &budget)) {
+        if (page_all_freed_remotely(page)) {
           queue_remove(victim, page);  // never the first: the direct pointers stay
           taken[count++] = page;
         }
         page = next;
       }
+      if (count == kReclaimBatch) break;  // this class may have more
     }
+    *from = c;
   }
   victim->frozen.store(0, std::memory_order_release);
   victim->full_lock.unlock();
-  for (size_t i = 0; i < count; ++i) {
-    page_clear_owner(taken[i]);
-    arena_free_page(taken[i]);
-  }
   return count;
+}
+
+}  // namespace
+
+size_t heap_reclaim_empty(Heap* victim) noexcept {
+  if (!kReclaimIdlePages || victim == &g_empty_heap || victim->is_private) return 0;
+  Page* taken[kReclaimBatch];
+  size_t total = 0, from = 0;
+  for (;;) {
+    size_t count = reclaim_batch(victim, &from, taken);
+    for (size_t i = 0; i < count; ++i) {
+      page_clear_owner(taken[i]);
+      arena_free_page(taken[i]);
+    }
+    total += count;
+    if (count < kReclaimBatch) return total;
+  }
 }
 
 }  // namespace arenalloc

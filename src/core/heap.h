@@ -70,6 +70,7 @@ struct Heap {
   // is not one the owner writes.
   std::atomic<uint32_t> refills{0};
   alignas(64) std::atomic<uint8_t> idle{0};
+  std::atomic<uint64_t> idle_since_ms{0};  // when the refills last seen moving were seen
   uint32_t seen_refills = 0;
   uint64_t seen_ms = 0;
   // Reclaiming an idle heap's empty pages (heap_reclaim_empty): the owner raises in_slow_path
@@ -184,21 +185,22 @@ inline void heap_note_class_used(Heap* heap, size_t c) noexcept {
 // Make the heap checked or not (mallopt(M_PERTURB) for the calling thread; see core/checked.h).
 void heap_set_checked(Heap* heap, bool checked) noexcept;
 
-// Reclaim: a thread about to take fresh memory, or the purger, looks at the heaps of threads
-// that have gone idle (a main thread that built the data and now waits on its workers) for
-// pages other than a class's current one whose every handed-out block has come back through
-// thread_free. Only their owner would collect those blocks, and it does not allocate: the pages
-// would stay resident, every block free (mimalloc-bench's larson with 8 threads: 275 of the main
-// thread's pages, 15.8 MiB). Such a page is safe to take without the owner's help: it has no live
-// block, so neither the owner's free fast path nor a remote free can reach it, and the malloc
-// fast path only pops from a class's current page; the owner's slow paths are kept out by
-// OwnerSlowPath. Returns the number of pages given back to their arenas.
+// Reclaim: a thread about to take fresh memory, or the purger, looks at the heaps of threads that
+// have gone idle (a main thread that built the data and now waits on its workers) for pages other
+// than a class's current one whose every handed-out block has come back through thread_free.
+// Only their owner would collect those blocks, and it does not allocate: the pages would stay
+// resident, every block free (mimalloc-bench's larson with 8 threads: 275 of the main thread's
+// pages, 15.8 MiB). Such a page is safe to take without the owner's help: it has no live block,
+// so neither the owner's free fast path nor a remote free can reach it, and the malloc fast path
+// only pops from a class's current page; the owner's slow paths are kept out by OwnerSlowPath.
+// Returns the number of pages given back to their arenas.
 size_t heap_reclaim_empty(Heap* victim) noexcept;
-// heap_reclaim_empty on every idle heap but `self`, at most once per kReclaimPeriodMs
-// (process.cpp). A pass follows the thread_free lists of the idle heaps' pages: spaced out, it
-// costs little even where an idle heap has many pages with live blocks.
+// heap_reclaim_empty on every idle heap but `self` idle for kReclaimIdleMs, at most once per
+// kReclaimPeriodMs (process.cpp), by a thread about to take fresh memory.
 size_t heaps_reclaim_idle(Heap* self) noexcept;
 inline constexpr uint64_t kReclaimPeriodMs = 50;
+// How long a heap must have been idle (no page refill) before its pages are reclaimed.
+inline constexpr uint64_t kReclaimIdleMs = 100;
 // x86-64's store order makes the owner's free visible before its count falls (page_push); the
 // thread sanitizer would see the reclaimer's reads of `used` as races.
 #if defined(__x86_64__) && !defined(ARENALLOC_TSAN)

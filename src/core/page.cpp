@@ -93,7 +93,7 @@ void page_collect_thread_free(Page* page) {
   while (!page->thread_free.compare_exchange_weak(tf, tf & kDelayMask, std::memory_order_acquire,
                                                   std::memory_order_relaxed)) {
   }
-  Block* head = reinterpret_cast<Block*>(tf & ~kDelayMask);
+  Block* head = thread_free_list(tf);
   if (head == nullptr) return;
   // Count the list (the owner needs `used` exact) and find its tail to splice onto local_free.
   uint32_t count = 1;
@@ -131,8 +131,7 @@ bool on_list(const Page* page, const Block* list, const Block* block, bool encod
 }  // namespace
 
 bool page_contains_free_block(const Page* page, const Block* block, const Block* delayed) {
-  auto* remote = reinterpret_cast<const Block*>(page->thread_free.load(std::memory_order_acquire) &
-                                                ~kDelayMask);
+  const Block* remote = thread_free_list(page->thread_free.load(std::memory_order_acquire));
   return on_list(page, page->free, block, true) || on_list(page, page->local_free, block, true) ||
          on_list(page, remote, block, true) || on_list(page, delayed, block, false);
 }

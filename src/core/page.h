@@ -26,6 +26,9 @@
 //   kDelayedFreeing  a remote thread is doing that right now (others wait; the owner must not
 //                    abandon the heap under it).
 //   kNeverDelayed    the page is abandoned (its thread exited): remote frees push onto thread_free.
+// The top 16 bits count the blocks on the list (user-space addresses fit in 47 bits; a page has
+// at most 4096 blocks), so that whether every block a page handed out has come back is one
+// comparison with `used` (heap_reclaim_empty).
 //
 // `used` counts blocks handed out minus frees the owner knows of; the page is empty at zero.
 // A free block holds two words: the next pointer, stored XORed with a per-page random key so a
@@ -63,6 +66,16 @@ enum DelayState : uintptr_t {
   kNeverDelayed = 3,
 };
 inline constexpr uintptr_t kDelayMask = 3;
+inline constexpr unsigned kThreadFreeCountShift = 48;
+inline constexpr uintptr_t kThreadFreeOne = uintptr_t{1} << kThreadFreeCountShift;
+inline constexpr uintptr_t kThreadFreeListMask = (kThreadFreeOne - 1) & ~kDelayMask;
+// The list and the count of a thread_free word.
+inline Block* thread_free_list(uintptr_t tf) {
+  return reinterpret_cast<Block*>(tf & kThreadFreeListMask);
+}
+inline uint32_t thread_free_count(uintptr_t tf) {
+  return static_cast<uint32_t>(tf >> kThreadFreeCountShift);
+}
 
 // Bit 0 of Page::owner: the page sits in its heap's full list. Bit 1: its heap is checked (every
 // operation on it takes the slow path, e.g. to perturb contents). Either bit makes the free fast

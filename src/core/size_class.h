@@ -87,6 +87,17 @@ constexpr size_t class_page_slices(size_t c) {
   return slices < 1 ? 1 : (slices > 8 ? 8 : slices);
 }
 
+// The most blocks a page of any class holds: thread_free's count (page.h) has 16 bits for them.
+constexpr size_t max_page_blocks() {
+  size_t most = 0;
+  for (size_t c = 0; c < kClassCount; ++c) {
+    size_t n = (class_page_slices(c) * kSliceSize) / class_size(c);
+    if (n > most) most = n;
+  }
+  return most;
+}
+static_assert(max_page_blocks() < (size_t{1} << 16));
+
 // The direct-table indices that map to class c (empty range for classes above kDirectMax).
 constexpr size_t class_direct_first(size_t c) {
   return c == 0 ? 0 : class_size(c - 1) / 8 + 1;

@@ -163,8 +163,8 @@ TEST(Reclaim, AThreadAboutToTakeFreshMemoryReclaimsFromAnIdleHeap) {
   free_all(o.blocks[0]);
   free_all(o.blocks[1]);
   // The owner counts as idle once two looks kIdleMs apart (heaps_mark_idle, which frees into
-  // parked pages and the purger make) saw no refill; passes are kReclaimPeriodMs apart. Bounded:
-  // 2 s, where about 60 ms are enough.
+  // parked pages and the purger make) saw no refill, and is reclaimed from kReclaimIdleMs later;
+  // passes are kReclaimPeriodMs apart. Bounded: 2 s, where about 160 ms are enough.
   void* mine = alloc(16);  // this thread's heap, the reclaimer's
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (queue_length(o.heap) != 1 && std::chrono::steady_clock::now() < deadline) {
