@@ -427,12 +427,13 @@ void heap_reset_lists(Heap* heap) noexcept {
   heap->delayed_free.store(nullptr, std::memory_order_relaxed);
 }
 
-void heap_unstick_after_fork(Heap* heap) noexcept {
+void heap_unstick_after_fork(Heap* heap, bool queues_whole) noexcept {
   auto unstick = [](Page* page) {
     uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
     if ((tf & kDelayMask) == kDelayedFreeing) page->thread_free.store(kNoDelayed);
   };
   for_each_parked_page(heap, unstick);
+  if (!queues_whole) return;
   for (auto& q : heap->queues)
     for (Page* page = q.first; page != nullptr; page = page->next) unstick(page);
 }

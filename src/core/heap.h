@@ -159,8 +159,8 @@ size_t heap_release_full(Heap* heap) noexcept;
 Page* heaps_take_freed(Heap* thief, size_t c) noexcept;
 inline constexpr uint64_t kIdleMs = 5;
 // Fork child: a remote free caught mid-way (kDelayedFreeing) by the fork never completes; let
-// the heap's pages go on as if it had.
-void heap_unstick_after_fork(Heap* heap) noexcept;
+// the heap's pages go on as if it had (its queues' pages too if `queues_whole`).
+void heap_unstick_after_fork(Heap* heap, bool queues_whole) noexcept;
 // Allocate a block of class c (any size class, not only the direct ones), or of a larger class
 // whose blocks are aligned to `align` too (see lending_page).
 void* heap_malloc_class(Heap* heap, size_t size_class, size_t align) noexcept;
@@ -213,11 +213,13 @@ inline constexpr bool kReclaimIdlePages = false;
 [[gnu::noinline]] void heap_wait_unfrozen(Heap* heap) noexcept;
 
 // The owner's side of the exclusion with heap_reclaim_empty, around a slow path that touches the
-// heap's queues. Nests. The shared empty heap and private heaps are never reclaimed from.
+// heap's queues. Nests. The shared empty heap and private heaps are never reclaimed from. The
+// flag also tells a fork child which threads were changing their queues when the process forked
+// (heaps_abandon_others).
 class OwnerSlowPath {
  public:
   explicit OwnerSlowPath(Heap* heap) noexcept
-      : heap_(kReclaimIdlePages && heap != &g_empty_heap && !heap->is_private ? heap : nullptr) {
+      : heap_(heap != &g_empty_heap && !heap->is_private ? heap : nullptr) {
     if (heap_ == nullptr || heap_->slow_depth++ != 0) return;
     heap_->in_slow_path.store(1, std::memory_order_seq_cst);
     if (heap_->frozen.load(std::memory_order_seq_cst) != 0) [[unlikely]]

@@ -184,18 +184,22 @@ Heap* heap_for_thread() noexcept {
   return h;
 }
 
+// A heap whose thread was inside one of its slow paths when the process forked (in_slow_path)
+// may have its queues half-changed in the child: following them abandoned one page twice and
+// looped an arena's abandoned list on it (stress.Fork.WhileOtherThreadsAllocate, a child hung
+// now and then). Such a heap is left as it is, its pages lost to the child, and stays in_slow_path
+// so that no reclaimer looks at it. Its full and freed lists change only under full_lock, which
+// fork_prepare held: they are whole, and their pages are unstuck as every heap's.
 void heaps_abandon_others(Heap* keep) noexcept {
-  for_each_listed_heap([keep](Heap* h) {
+  auto torn = [keep](const Heap* h) {
+    return h != keep && h->in_slow_path.load(std::memory_order_relaxed) != 0;
+  };
+  for_each_listed_heap([&](Heap* h) {
     h->full_lock.reset();  // held by fork_prepare
-    // A thread that did not survive the fork may have been in one of its slow paths.
-    if (h != keep) {
-      h->slow_depth = 0;
-      h->in_slow_path.store(0, std::memory_order_relaxed);
-    }
-    if (h->thread_id != 0) heap_unstick_after_fork(h);
+    if (h->thread_id != 0) heap_unstick_after_fork(h, !torn(h));
   });
-  for_each_listed_heap([keep](Heap* h) {
-    if (h == keep || h->thread_id == 0) return;
+  for_each_listed_heap([&](Heap* h) {
+    if (h == keep || h->thread_id == 0 || torn(h)) return;
     heap_abandon(h);
     heap_pool_put(h);
   });

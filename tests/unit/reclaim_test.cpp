@@ -9,6 +9,9 @@
 #include <cstring>
 #include <semaphore>
 #include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
 
 #include "core/alloc.h"
@@ -230,4 +233,47 @@ TEST(Reclaim, OwnerFreesRacingWithAReclaimerLoseNothing) {
     ASSERT_EQ(b[kSize - 1], 0x5a);
     dealloc(p);
   }
+}
+
+// A fork child leaves alone the heap of a thread that was inside one of its slow paths when the
+// process forked: its queues may be half-changed there (abandoning them once put a page twice on
+// an arena's abandoned list, and the child hung). The heap of a thread that was not is abandoned
+// as before. Checked in the child, which reports through its exit status.
+TEST(Reclaim, AForkChildLeavesTheHeapOfAThreadCaughtInASlowPath) {
+  OwnedPages busy, quiet;
+  std::counting_semaphore<2> ready{0}, resume{0};
+  auto owner = [&](OwnedPages& o, bool hold) {
+    fill(o, 1);
+    if (hold) {
+      OwnerSlowPath slow_path(tls_heap);  // as if forked in the middle of a refill
+      ready.release();
+      resume.acquire();
+    } else {
+      ready.release();
+      resume.acquire();
+    }
+    for (auto& b : o.blocks) free_all(b);
+  };
+  std::thread t1(owner, std::ref(busy), true), t2(owner, std::ref(quiet), false);
+  ready.acquire();
+  ready.acquire();
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20);
+    int status = 0;
+    if (busy.pages[0]->owner.load() == 0) status |= 1;   // the caught heap was abandoned
+    if (quiet.pages[0]->owner.load() != 0) status |= 2;  // the other one was not
+    void* p = alloc(kSize);                              // the child allocates as usual
+    dealloc(p);
+    _exit(status);
+  }
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "child did not exit normally";
+  EXPECT_EQ(WEXITSTATUS(status) & 1, 0) << "the heap caught in a slow path was abandoned";
+  EXPECT_EQ(WEXITSTATUS(status) & 2, 0) << "the quiet thread's heap was not abandoned";
+  resume.release(2);
+  t1.join();
+  t2.join();
 }
