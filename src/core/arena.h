@@ -93,8 +93,9 @@ void arenas_maintain_due() noexcept;
 // The same for one arena outside the table (a private heap's): try_lock, maintain if due.
 void arena_try_maintain_due(Arena* arena) noexcept;
 // The background purger (core/purger.cpp): started once freed memory waits to be purged, so it
-// goes back to the OS after purge_delay even if the program stops calling the allocator.
-void purger_start_if_needed() noexcept;
+// goes back to the OS after purge_delay even if the program stops calling the allocator; or,
+// with `reclaim_pending`, once an idle heap's pages may wait to be reclaimed (heaps_reclaim_idle).
+void purger_start_if_needed(bool reclaim_pending = false) noexcept;
 void purger_after_fork_child() noexcept;
 // Bytes of freed memory waiting to be purged, over all arenas.
 size_t arenas_dirty_bytes() noexcept;

@@ -27,8 +27,9 @@ void push_delayed(Heap* heap, Block* block) {
 }
 
 // Hand a freed block (already marked) to the page's owner: onto thread_free, or through the
-// owner's delayed list if the page is parked in its full list.
-[[gnu::always_inline]] inline void push_remote(Page* page, Block* block) {
+// owner's delayed list if the page is parked in its full list. Returns whether the page's
+// thread_free list has just reached half the page's blocks (once per page and collection).
+[[gnu::always_inline]] inline bool push_remote(Page* page, Block* block) {
   uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
   bool delayed;
   for (unsigned spins = 0;; ++spins) {
@@ -52,11 +53,20 @@ void push_delayed(Heap* heap, Block* block) {
                                                 std::memory_order_relaxed))
       break;
   }
-  if (!delayed) return;
+  if (!delayed) return kReclaimIdlePages && thread_free_count(tf) + 1 == page->reserved / 2;
   // The page is parked in its owner's full list: hand the block to the owner so it requeues the
   // page. The owner cannot go away meanwhile: abandoning waits for kDelayedFreeing to clear.
   push_delayed(owner_heap(page->owner.load(std::memory_order_acquire)), block);
   page->thread_free.store(kNoDelayed, std::memory_order_release);
+  return false;
+}
+
+// A thread that only frees another's data (a consumer, or a clean-up thread once the builder
+// waits) may be the only one running, and take no fresh memory: it has idleness marked and, if a
+// heap is idle, the purger started, which reclaims from heaps idle for kReclaimIdleMs.
+[[gnu::noinline]] void remote_frees_filled_half_a_page() {
+  heaps_mark_idle();
+  heaps_reclaim_idle(nullptr);
 }
 
 [[gnu::always_inline]] inline void free_remote(Page* page, Block* block) {
@@ -65,7 +75,8 @@ void push_delayed(Heap* heap, Block* block) {
   if (kFastPathChecks && block->free_mark == free_mark(page, block)) [[unlikely]]
     return diag::report_double_free(block, page->block_size);
   block->free_mark = free_mark(page, block);
-  push_remote(page, block);
+  if (push_remote(page, block)) [[unlikely]]
+    remote_frees_filled_half_a_page();
 }
 
 // A thread that frees into a page parked in another heap's full list takes the page over, so
@@ -168,7 +179,7 @@ void process_delayed(Heap* heap) {
     Block* next = delayed_next(block, page);
     uintptr_t owner = page->owner.load(std::memory_order_relaxed);
     if (owner_heap(owner) != heap) {
-      push_remote(page, block);  // another thread took the page meanwhile
+      (void)push_remote(page, block);  // another thread took the page meanwhile
     } else if (owner & kOwnerFull) {
       // The page's first remote free: it waits in the freed list (see heap.h), the block on
       // local_free, which is the owner's while the page is parked (and its taker's after it,
@@ -277,7 +288,7 @@ size_t heap_release_full(Heap* heap) noexcept {
       Page* page = page_of(segment_of(block), block);
       Block* next = delayed_next(block, page);
       if (owner_heap(page->owner.load(std::memory_order_relaxed)) != heap) {
-        push_remote(page, block);
+        (void)push_remote(page, block);
       } else {
         push_delayed(heap, block);
       }

@@ -195,8 +195,10 @@ void heap_set_checked(Heap* heap, bool checked) noexcept;
 // only pops from a class's current page; the owner's slow paths are kept out by OwnerSlowPath.
 // Returns the number of pages given back to their arenas.
 size_t heap_reclaim_empty(Heap* victim) noexcept;
-// heap_reclaim_empty on every idle heap but `self` idle for kReclaimIdleMs, at most once per
-// kReclaimPeriodMs (process.cpp), by a thread about to take fresh memory.
+// heap_reclaim_empty on every heap but `self` idle for kReclaimIdleMs, at most once per
+// kReclaimPeriodMs (process.cpp), by a thread about to take fresh memory; an idle heap not
+// reclaimed from (too recently idle, or `self` nullptr: a remote free that has just filled half a
+// page's thread_free list) starts the purger, which looks again.
 size_t heaps_reclaim_idle(Heap* self) noexcept;
 inline constexpr uint64_t kReclaimPeriodMs = 50;
 // How long a heap must have been idle (no page refill) before its pages are reclaimed.

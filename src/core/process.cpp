@@ -290,13 +290,21 @@ size_t heaps_reclaim_idle(Heap* self) noexcept {
   // Idleness as last marked (by frees into parked pages and the purger): marking it here too
   // would space the looks differently and delay the take-over of full pages (steal_full_page).
   size_t reclaimed = 0;
+  bool pending = false;
   // Without the pool's lock, as heaps_take_freed: a listed heap is never unmapped, and
   // heap_reclaim_empty excludes its owner's slow paths (a recycled heap's reset among them).
   size_t n = g_all_count.load(std::memory_order_acquire);
   for (size_t i = 0; i < n; ++i) {
     Heap* h = g_all_heaps[i];
-    if (h != self && idle_for_reclaim(h, now)) reclaimed += heap_reclaim_empty(h);
+    if (h == self || !h->idle.load(std::memory_order_relaxed)) continue;
+    if (self != nullptr && idle_for_reclaim(h, now))
+      reclaimed += heap_reclaim_empty(h);
+    else
+      pending = true;
   }
+  // An idle heap not reclaimed from here: the thread that found it may not come back (one that
+  // only frees another's data has nothing left to free once done), so the purger looks again.
+  if (pending) purger_start_if_needed(true);
   return reclaimed;
 }
 

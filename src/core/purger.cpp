@@ -1,7 +1,8 @@
 // The background purger: one thread, started the first time 16 MiB of freed memory waits to be
-// purged, that maintains the arenas every fraction of the purge delay. Without it, memory freed
-// just before a program goes idle (or stops allocating) would stay resident: the arenas are
-// otherwise maintained only on allocator slow paths.
+// purged or an idle heap's pages may wait to be reclaimed (heaps_reclaim_idle), that maintains the
+// arenas every fraction of the purge delay. Without it, memory freed just before a program goes
+// idle (or stops allocating) would stay resident: the arenas are otherwise maintained only on
+// allocator slow paths.
 //
 // The thread blocks every signal, allocates nothing from arenalloc's heaps, and only takes arena
 // locks with try_lock. It is started outside any allocator lock (pthread_create itself calls
@@ -49,10 +50,12 @@ void* purger_main(void*) {
 
 }  // namespace
 
-void purger_start_if_needed() noexcept {
+void purger_start_if_needed(bool reclaim_pending) noexcept {
   if (g_state.load(std::memory_order_relaxed) != 0) [[likely]]
     return;
-  if (arenas_dirty_bytes() < kStartBytes || options::get(options::Id::kBackground) == 0) return;
+  if ((!reclaim_pending && arenas_dirty_bytes() < kStartBytes) ||
+      options::get(options::Id::kBackground) == 0)
+    return;
   int expected = 0;
   if (!g_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;
   sigset_t all, old;

@@ -9,10 +9,10 @@
 #include <cstring>
 #include <semaphore>
 #include <thread>
+#include <vector>
 
 #include <sys/wait.h>
 #include <unistd.h>
-#include <vector>
 
 #include "core/alloc.h"
 #include "core/heap.h"
@@ -177,6 +177,38 @@ TEST(Reclaim, AThreadAboutToTakeFreshMemoryReclaimsFromAnIdleHeap) {
   }
   EXPECT_EQ(queue_length(o.heap), 1u);
   dealloc(mine);
+  resume.release();
+  owner.join();
+}
+
+// A thread that only frees (here: no allocation at all) is enough: the remote free that fills half
+// a page's thread_free list has idleness marked and, with a heap idle, the purger started, which
+// reclaims from heaps idle for kReclaimIdleMs. Pages are freed 10 ms apart so that the owner is
+// seen idle (two looks kIdleMs apart). Bounded: 3 s, where about 0.5 s is enough.
+TEST(Reclaim, FreesAloneGetAnIdleHeapsPagesReclaimedByThePurger) {
+  if (!kReclaimIdlePages) GTEST_SKIP() << "compiled out in this build (not x86-64, or TSan)";
+  constexpr size_t kPages = 20;
+  OwnedPages o;
+  std::binary_semaphore idle{0}, resume{0};
+  std::thread owner([&] {
+    fill(o, kPages);
+    idle.release();
+    resume.acquire();
+    free_all(o.blocks[kPages]);
+  });
+  idle.acquire();
+  ASSERT_EQ(queue_length(o.heap), kPages + 1);
+  std::thread freer([&] {
+    for (size_t i = 0; i < kPages; ++i) {
+      free_all(o.blocks[i]);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  freer.join();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (queue_length(o.heap) != 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(queue_length(o.heap), 1u) << "the purger did not reclaim the freed pages";
   resume.release();
   owner.join();
 }
