@@ -95,7 +95,7 @@ void push_delayed(Heap* heap, Block* block) {
 [[gnu::noinline]] Heap* steal_full_page(Heap* heap, Page* page, uintptr_t owner) {
   Heap* victim = owner_heap(owner);
   if (victim->is_private || (owner & kOwnerChecked)) return nullptr;
-  if (heap == &g_empty_heap || heap->is_private || heap->checked) return nullptr;
+  if (!is_thread_heap(heap) || heap->checked) return nullptr;
   victim->full_lock.lock();
   bool stolen = page->owner.load(std::memory_order_relaxed) == owner;
   if (stolen) {

@@ -529,7 +529,7 @@ size_t reclaim_batch(Heap* victim, size_t* from, Page** taken) {
 }  // namespace
 
 size_t heap_reclaim_empty(Heap* victim) noexcept {
-  if (!kReclaimIdlePages || victim == &g_empty_heap || victim->is_private) return 0;
+  if (!kReclaimIdlePages || !is_thread_heap(victim)) return 0;
   Page* taken[kReclaimBatch];
   size_t total = 0, from = 0;
   for (;;) {

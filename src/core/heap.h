@@ -199,7 +199,7 @@ size_t heap_reclaim_empty(Heap* victim) noexcept;
 // kReclaimPeriodMs (process.cpp), by a thread about to take fresh memory; an idle heap not
 // reclaimed from (too recently idle, or `self` nullptr: a remote free that has just filled half a
 // page's thread_free list) starts the purger, which looks again.
-size_t heaps_reclaim_idle(Heap* self) noexcept;
+void heaps_reclaim_idle(Heap* self) noexcept;
 inline constexpr uint64_t kReclaimPeriodMs = 50;
 // How long a heap must have been idle (no page refill) before its pages are reclaimed.
 inline constexpr uint64_t kReclaimIdleMs = 100;
@@ -211,6 +211,12 @@ inline constexpr bool kReclaimIdlePages = true;
 inline constexpr bool kReclaimIdlePages = false;
 #endif
 
+// Whether the heap is a thread's own: neither the shared empty heap nor a private heap (those
+// never take other threads' pages, nor have theirs reclaimed).
+inline bool is_thread_heap(const Heap* heap) {
+  return heap != &g_empty_heap && !heap->is_private;
+}
+
 // A reclaimer is looking at the heap: step back until it is done.
 [[gnu::noinline]] void heap_wait_unfrozen(Heap* heap) noexcept;
 
@@ -220,8 +226,7 @@ inline constexpr bool kReclaimIdlePages = false;
 // (heaps_abandon_others).
 class OwnerSlowPath {
  public:
-  explicit OwnerSlowPath(Heap* heap) noexcept
-      : heap_(heap != &g_empty_heap && !heap->is_private ? heap : nullptr) {
+  explicit OwnerSlowPath(Heap* heap) noexcept : heap_(is_thread_heap(heap) ? heap : nullptr) {
     if (heap_ == nullptr || heap_->slow_depth++ != 0) return;
     heap_->in_slow_path.store(1, std::memory_order_seq_cst);
     if (heap_->frozen.load(std::memory_order_seq_cst) != 0) [[unlikely]]

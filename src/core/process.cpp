@@ -226,13 +226,12 @@ void mark_idle_locked(uint64_t now) {
   });
 }
 
-// A heap idle long enough to have its pages reclaimed: a thread that waits for a core on an
-// oversubscribed machine is idle by kIdleMs for tens of milliseconds, and taking its pages then
-// only makes it fetch others when it runs again (larson, 8 threads on 2 cores: 10% fewer ops/s
-// with reclaim at kIdleMs).
-bool idle_for_reclaim(const Heap* h, uint64_t now) {
-  return h->idle.load(std::memory_order_relaxed) &&
-         now - h->idle_since_ms.load(std::memory_order_relaxed) >= kReclaimIdleMs;
+// Whether a heap marked idle has been so long enough to have its pages reclaimed: a thread that
+// waits for a core on an oversubscribed machine is idle by kIdleMs for tens of milliseconds, and
+// taking its pages then only makes it fetch others when it runs again (larson, 8 threads on 2
+// cores: 10% fewer ops/s with reclaim at kIdleMs).
+bool idle_long_enough(const Heap* h, uint64_t now) {
+  return now - h->idle_since_ms.load(std::memory_order_relaxed) >= kReclaimIdleMs;
 }
 
 bool idle_scan_due(uint64_t now) {
@@ -271,7 +270,7 @@ void heaps_release_idle() noexcept {
   for_each_listed_heap([now](Heap* h) {
     if (h->idle.load(std::memory_order_relaxed)) {
       heap_release_full(h);
-      if (idle_for_reclaim(h, now)) heap_reclaim_empty(h);
+      if (idle_long_enough(h, now)) heap_reclaim_empty(h);
     }
   });
   g_heaps_lock.unlock();
@@ -281,15 +280,13 @@ namespace {
 std::atomic<uint64_t> g_next_reclaim_ms{0};
 }  // namespace
 
-size_t heaps_reclaim_idle(Heap* self) noexcept {
-  if (!kReclaimIdlePages) return 0;
+void heaps_reclaim_idle(Heap* self) noexcept {
+  if (!kReclaimIdlePages) return;
   uint64_t now = os::now_ms();
   uint64_t due = g_next_reclaim_ms.load(std::memory_order_relaxed);
-  if (now < due || !g_next_reclaim_ms.compare_exchange_strong(due, now + kReclaimPeriodMs))
-    return 0;
+  if (now < due || !g_next_reclaim_ms.compare_exchange_strong(due, now + kReclaimPeriodMs)) return;
   // Idleness as last marked (by frees into parked pages and the purger): marking it here too
   // would space the looks differently and delay the take-over of full pages (steal_full_page).
-  size_t reclaimed = 0;
   bool pending = false;
   // Without the pool's lock, as heaps_take_freed: a listed heap is never unmapped, and
   // heap_reclaim_empty excludes its owner's slow paths (a recycled heap's reset among them).
@@ -297,15 +294,14 @@ size_t heaps_reclaim_idle(Heap* self) noexcept {
   for (size_t i = 0; i < n; ++i) {
     Heap* h = g_all_heaps[i];
     if (h == self || !h->idle.load(std::memory_order_relaxed)) continue;
-    if (self != nullptr && idle_for_reclaim(h, now))
-      reclaimed += heap_reclaim_empty(h);
+    if (self != nullptr && idle_long_enough(h, now))
+      heap_reclaim_empty(h);
     else
       pending = true;
   }
   // An idle heap not reclaimed from here: the thread that found it may not come back (one that
   // only frees another's data has nothing left to free once done), so the purger looks again.
   if (pending) purger_start_if_needed(true);
-  return reclaimed;
 }
 
 }  // namespace arenalloc

@@ -90,20 +90,41 @@ void free_all(std::vector<void*>& blocks, size_t keep = 0) {
   }
 }
 
+// An owner thread that fills `full` pages and a current one (fill), then waits, idle, until
+// finish(); then it runs `after` and frees the blocks still listed in `o`.
+class IdleOwner {
+ public:
+  explicit IdleOwner(size_t full, void (*after)() = nullptr)
+      : thread_([this, full, after] {
+          fill(o, full);
+          idle_.release();
+          resume_.acquire();
+          if (after != nullptr) after();
+          for (auto& b : o.blocks) free_all(b);
+        }) {
+    idle_.acquire();
+  }
+  ~IdleOwner() {
+    if (thread_.joinable()) finish();
+  }
+  void finish() {
+    resume_.release();
+    thread_.join();
+  }
+
+  OwnedPages o;
+
+ private:
+  std::binary_semaphore idle_{0}, resume_{0};
+  std::thread thread_;
+};
+
 }  // namespace
 
 TEST(Reclaim, QueuePagesWhoseBlocksAllCameBackFromOtherThreadsGoBackToTheArena) {
   if (!kReclaimIdlePages) GTEST_SKIP() << "compiled out in this build (not x86-64, or TSan)";
-  OwnedPages o;
-  std::binary_semaphore idle{0}, resume{0};
-  std::thread owner([&] {
-    fill(o, 3);
-    idle.release();
-    resume.acquire();
-    use_heap_again();
-    for (auto& b : o.blocks) free_all(b);
-  });
-  idle.acquire();
+  IdleOwner owner(3, use_heap_again);
+  OwnedPages& o = owner.o;
   ASSERT_EQ(queue_length(o.heap), 4u);
   ASSERT_EQ(o.heap->queues[kClass].first, o.pages[3]);
   // Frees from this thread are remote: the blocks wait on the pages' thread_free lists.
@@ -119,8 +140,6 @@ TEST(Reclaim, QueuePagesWhoseBlocksAllCameBackFromOtherThreadsGoBackToTheArena) 
   EXPECT_EQ(o.heap->queues[kClass].first, o.pages[3]);
   EXPECT_EQ(o.pages[0]->kind, PageKind::kFree);
   EXPECT_EQ(heap_reclaim_empty(o.heap), 0u) << "nothing more to take";
-  resume.release();
-  owner.join();
 }
 
 TEST(Reclaim, NothingIsTakenWhileTheOwnerIsInASlowPath) {
@@ -154,15 +173,8 @@ TEST(Reclaim, NothingIsTakenWhileTheOwnerIsInASlowPath) {
 
 TEST(Reclaim, AThreadAboutToTakeFreshMemoryReclaimsFromAnIdleHeap) {
   if (!kReclaimIdlePages) GTEST_SKIP() << "compiled out in this build (not x86-64, or TSan)";
-  OwnedPages o;
-  std::binary_semaphore idle{0}, resume{0};
-  std::thread owner([&] {
-    fill(o, 2);
-    idle.release();
-    resume.acquire();
-    for (auto& b : o.blocks) free_all(b);
-  });
-  idle.acquire();
+  IdleOwner owner(2);
+  OwnedPages& o = owner.o;
   free_all(o.blocks[0]);
   free_all(o.blocks[1]);
   // The owner counts as idle once two looks kIdleMs apart (heaps_mark_idle, which frees into
@@ -177,8 +189,6 @@ TEST(Reclaim, AThreadAboutToTakeFreshMemoryReclaimsFromAnIdleHeap) {
   }
   EXPECT_EQ(queue_length(o.heap), 1u);
   dealloc(mine);
-  resume.release();
-  owner.join();
 }
 
 // A thread that only frees (here: no allocation at all) is enough: the remote free that fills half
@@ -188,15 +198,8 @@ TEST(Reclaim, AThreadAboutToTakeFreshMemoryReclaimsFromAnIdleHeap) {
 TEST(Reclaim, FreesAloneGetAnIdleHeapsPagesReclaimedByThePurger) {
   if (!kReclaimIdlePages) GTEST_SKIP() << "compiled out in this build (not x86-64, or TSan)";
   constexpr size_t kPages = 20;
-  OwnedPages o;
-  std::binary_semaphore idle{0}, resume{0};
-  std::thread owner([&] {
-    fill(o, kPages);
-    idle.release();
-    resume.acquire();
-    free_all(o.blocks[kPages]);
-  });
-  idle.acquire();
+  IdleOwner owner(kPages);
+  OwnedPages& o = owner.o;
   ASSERT_EQ(queue_length(o.heap), kPages + 1);
   std::thread freer([&] {
     for (size_t i = 0; i < kPages; ++i) {
@@ -209,8 +212,6 @@ TEST(Reclaim, FreesAloneGetAnIdleHeapsPagesReclaimedByThePurger) {
   while (queue_length(o.heap) != 1 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(queue_length(o.heap), 1u) << "the purger did not reclaim the freed pages";
-  resume.release();
-  owner.join();
 }
 
 // The owner frees half of each page's blocks itself (the free fast path) while another thread
