@@ -89,6 +89,7 @@ void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept
 }
 
 void dealloc_sized_unmapped(void* p, size_t size, size_t align) noexcept {
+  if (p == nullptr) return;  // a sized delete of a null pointer
   Page* page = find_page(p);
   if (page == nullptr) return free_not_ours(p);
   dealloc_sized_slow(p, page, size, align);

@@ -194,7 +194,13 @@ void process_delayed(Heap* heap) {
 }
 
 void free_generic(void* p, Page* page, Heap* heap) noexcept {
+  // A test and a tail call before free_known's prologue (six registers saved): free(NULL) and
+  // delete of a null pointer, frequent in C and C++ programs, take this way.
   if (!page_map::known(page)) return free_unmapped(p);
+  free_known(p, page, heap);
+}
+
+void free_known(void* p, Page* page, Heap* heap) noexcept {
   os::ErrnoGuard errno_guard;
   uintptr_t owner = page->owner.load(std::memory_order_relaxed);
   switch (page->kind) {
@@ -222,7 +228,8 @@ void free_generic(void* p, Page* page, Heap* heap) noexcept {
 }
 
 void free_generic_here(void* p, Page* page) noexcept {
-  free_generic(p, page, tls_heap);
+  if (!page_map::known(page)) return free_unmapped(p);  // as free_generic, without tls_heap
+  free_known(p, page, tls_heap);
 }
 
 void large_free(Heap* heap, Page* page, bool vacated) noexcept {
@@ -262,6 +269,7 @@ void free_not_ours(void* p) noexcept {
 }
 
 void free_unmapped(void* p) noexcept {
+  if (p == nullptr) return;  // free(NULL), frequent: answered before the segment map is asked
   Page* page = find_page(p);
   if (page == nullptr) return free_not_ours(p);
   heap_free_in_page(page, p);

@@ -110,6 +110,8 @@ extern __thread Heap* tls_heap ARENALLOC_HIDDEN __attribute__((tls_model("initia
 // ---- slow paths (heap.cpp, free.cpp, large.cpp) ----
 [[gnu::noinline]] void* malloc_generic(size_t n, Heap* heap) noexcept;
 [[gnu::noinline]] void free_generic(void* p, Page* page, Heap* heap) noexcept;
+// free_generic for a page the page map knows.
+[[gnu::noinline]] void free_known(void* p, Page* page, Heap* heap) noexcept;
 [[gnu::noinline]] void page_retire(Heap* heap, Page* page) noexcept;
 // free_generic, page_retire and free_marked for the calling thread's heap: they read tls_heap
 // there, so that the free fast path need not (two instructions).

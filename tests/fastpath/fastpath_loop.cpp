@@ -5,6 +5,7 @@
 //   pair    malloc(32) + free
 //   mixed   a ring of 64 live blocks of sizes 16..1024; each step frees the oldest and allocates
 //   sized   operator new(48) + sized operator delete(p, 48)
+//   null    free(NULL)
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -12,7 +13,7 @@
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: fastpath_loop pair|mixed|sized N\n");
+    std::fprintf(stderr, "usage: fastpath_loop pair|mixed|sized|null N\n");
     return 2;
   }
   const long n = std::atol(argv[2]);
@@ -41,6 +42,9 @@ int main(int argc, char** argv) {
       sink = p;
       ::operator delete(p, 48);
     }
+  } else if (std::strcmp(argv[1], "null") == 0) {
+    void* volatile null = nullptr;
+    for (long i = 0; i < n; ++i) std::free(null);
   } else {
     std::fprintf(stderr, "unknown mode %s\n", argv[1]);
     return 2;
