@@ -87,16 +87,26 @@ void page_extend(Page* page) {
   page->capacity += static_cast<uint32_t>(extend);
 }
 
-void page_collect_thread_free(Page* page) {
+namespace {
+
+// Take the page's remote-free list whole. Its length is in the thread_free word, so `used` is
+// made exact without walking it.
+Block* take_thread_free(Page* page) {
   uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
-  if ((tf & ~kDelayMask) == 0) return;
+  if ((tf & ~kDelayMask) == 0) return nullptr;
   while (!page->thread_free.compare_exchange_weak(tf, tf & kDelayMask, std::memory_order_acquire,
                                                   std::memory_order_relaxed)) {
   }
-  Block* head = thread_free_list(tf);
+  page->used -= thread_free_count(tf);
+  return thread_free_list(tf);
+}
+
+}  // namespace
+
+void page_collect_thread_free(Page* page) {
+  Block* head = take_thread_free(page);
   if (head == nullptr) return;
-  // Count the list (the owner needs `used` exact) and find its tail to splice onto local_free.
-  uint32_t count = 1;
+  // Find the list's tail to splice it onto local_free, checking each link on the way.
   Block* tail = head;
   for (Block* next; (next = decode(page, tail->next_encoded)) != nullptr; tail = next) {
     if (!small_page_block_start(page, next)) [[unlikely]] {
@@ -104,18 +114,24 @@ void page_collect_thread_free(Page* page) {
       diag::report_bad_link(next, page->block_size);
       break;
     }
-    ++count;
   }
   tail->next_encoded = encode(page, page->local_free);
   page->local_free = head;
-  page->used -= count;
 }
 
 void page_collect(Page* page) {
   if (page->free != nullptr) return;
-  page_collect_thread_free(page);
-  page->free = page->local_free;
-  page->local_free = nullptr;
+  // The remote list is not walked: it becomes `free` as it is, or waits in local_free behind the
+  // owner's blocks there. Walking it (to splice it onto local_free) read every block another
+  // thread had freed, from that thread's cache: a fifth of prodcons's time with 16 pairs. Its
+  // links are checked as malloc pops them, as those of the owner's own frees are.
+  Block* remote = take_thread_free(page);
+  if (page->local_free == nullptr) {
+    page->free = remote;
+  } else {
+    page->free = page->local_free;
+    page->local_free = remote;
+  }
 }
 
 namespace {

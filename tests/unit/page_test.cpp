@@ -79,14 +79,52 @@ TEST(Page, ThreadFreeIsCountedAndKeepsTheDelayState) {
   Block* a = pop(page);
   Block* b = pop(page);
   ASSERT_TRUE(page_set_delay_state(page, kNeverDelayed, false));
-  // Two remote frees pushed as another thread would.
+  // Two remote frees pushed as another thread would (push_remote): the list and its length.
   a->next_encoded = encode(page, nullptr);
   b->next_encoded = encode(page, a);
-  page->thread_free.store(reinterpret_cast<uintptr_t>(b) | kNeverDelayed);
+  page->thread_free.store(reinterpret_cast<uintptr_t>(b) | 2 * kThreadFreeOne | kNeverDelayed);
   page_collect_thread_free(page);
   EXPECT_EQ(page->used, 0u);
   EXPECT_EQ(page->thread_free.load(), uintptr_t{kNeverDelayed});
   EXPECT_EQ(page->local_free, b);
+}
+
+// page_collect takes the remote list as it is, without walking it: it becomes `free`, or waits in
+// local_free while the owner's blocks there go first; `used` comes from the count in the word.
+TEST(Page, CollectTakesTheRemoteListWhole) {
+  Page* page = fresh_page(4);
+  while (page->free != nullptr) pop(page);
+  ASSERT_EQ(page->used, page->capacity);
+  Block* blocks[3];
+  for (uint32_t i = 0; i < 3; ++i)
+    blocks[i] = reinterpret_cast<Block*>(page->start + i * page->block_size);
+  // blocks[0] and blocks[1] freed remotely, blocks[2] by the owner onto local_free.
+  blocks[0]->next_encoded = encode(page, nullptr);
+  blocks[1]->next_encoded = encode(page, blocks[0]);
+  page->thread_free.store(reinterpret_cast<uintptr_t>(blocks[1]) | 2 * kThreadFreeOne |
+                          kNeverDelayed);
+  blocks[2]->next_encoded = encode(page, nullptr);
+  page->local_free = blocks[2];
+  --page->used;
+  uint32_t used_before = page->used;
+  page_collect(page);
+  EXPECT_EQ(page->used, used_before - 2);
+  EXPECT_EQ(page->thread_free.load(), uintptr_t{kNeverDelayed});
+  EXPECT_EQ(page->free, blocks[2]);
+  EXPECT_EQ(page->local_free, blocks[1]);
+  // The owner's block is used up: the next collect moves the remote list to `free`.
+  page->free = nullptr;
+  page_collect(page);
+  EXPECT_EQ(page->free, blocks[1]);
+  EXPECT_EQ(page->local_free, nullptr);
+  EXPECT_EQ(decode(page, blocks[1]->next_encoded), blocks[0]);
+  // With local_free empty the remote list becomes `free` at once.
+  page->free = nullptr;
+  blocks[0]->next_encoded = encode(page, nullptr);
+  page->thread_free.store(reinterpret_cast<uintptr_t>(blocks[0]) | kThreadFreeOne | kNeverDelayed);
+  page_collect(page);
+  EXPECT_EQ(page->free, blocks[0]);
+  EXPECT_EQ(page->local_free, nullptr);
 }
 
 TEST(Page, DelayStateOnlyIfEmptyRefusesWhenBlocksWait) {
