@@ -65,6 +65,7 @@ void push_delayed(Heap* heap, Block* block) {
 // waits) may be the only one running, and take no fresh memory: it has idleness marked and, if a
 // heap is idle, the purger started, which reclaims from heaps idle for kReclaimIdleMs.
 [[gnu::noinline]] void remote_frees_filled_half_a_page() {
+  os::ErrnoGuard errno_guard;  // the purger may be started
   heaps_mark_idle();
   heaps_reclaim_idle(nullptr);
 }
@@ -200,7 +201,10 @@ void free_generic(void* p, Page* page, Heap* heap) noexcept {
   free_known(p, page, heap);
 }
 
-void free_known(void* p, Page* page, Heap* heap) noexcept {
+namespace {
+
+// Every free_known but the common remote free, with errno saved around it.
+[[gnu::noinline]] void free_known_slow(void* p, Page* page, Heap* heap) noexcept {
   os::ErrnoGuard errno_guard;
   uintptr_t owner = page->owner.load(std::memory_order_relaxed);
   switch (page->kind) {
@@ -225,6 +229,26 @@ void free_known(void* p, Page* page, Heap* heap) noexcept {
       break;
   }
   diag::report_invalid_free(p, "not allocated, or already freed");
+}
+
+}  // namespace
+
+// The common case first: a block of a small page that another heap owns and has not parked
+// full, no checked mode, no double free. It makes no system call, so errno needs no saving, and
+// it keeps to scratch registers: the six saved registers and errno's save of the general path
+// were a quarter of a remote free's instructions (bench/prodcons, 84 in free_known).
+void free_known(void* p, Page* page, Heap* heap) noexcept {
+  uintptr_t owner = page->owner.load(std::memory_order_relaxed);
+  auto* block = static_cast<Block*>(p);
+  if (page->kind == PageKind::kSmall && owner_heap(owner) != heap && (owner & kOwnerFull) == 0 &&
+      small_page_block_start(page, p) && !checking_wanted() &&
+      !(kFastPathChecks && block->free_mark == free_mark(page, block))) [[likely]] {
+    block->free_mark = free_mark(page, block);
+    if (push_remote(page, block)) [[unlikely]]
+      remote_frees_filled_half_a_page();
+    return;
+  }
+  free_known_slow(p, page, heap);
 }
 
 void free_generic_here(void* p, Page* page) noexcept {
