@@ -70,14 +70,19 @@ void push_delayed(Heap* heap, Block* block) {
   heaps_reclaim_idle(nullptr);
 }
 
+// Mark the block freed and hand it to the page's owner, the double-free check done.
+[[gnu::always_inline]] inline void mark_and_push_remote(Page* page, Block* block) {
+  block->free_mark = free_mark(page, block);
+  if (push_remote(page, block)) [[unlikely]]
+    remote_frees_filled_half_a_page();
+}
+
 [[gnu::always_inline]] inline void free_remote(Page* page, Block* block) {
   // Another thread may free the same block concurrently only in a buggy program; the mark still
   // catches the common sequential double free across threads.
   if (kFastPathChecks && block->free_mark == free_mark(page, block)) [[unlikely]]
     return diag::report_double_free(block, page->block_size);
-  block->free_mark = free_mark(page, block);
-  if (push_remote(page, block)) [[unlikely]]
-    remote_frees_filled_half_a_page();
+  mark_and_push_remote(page, block);
 }
 
 // A thread that frees into a page parked in another heap's full list takes the page over, so
@@ -242,13 +247,9 @@ void free_known(void* p, Page* page, Heap* heap) noexcept {
   auto* block = static_cast<Block*>(p);
   if (page->kind == PageKind::kSmall && owner_heap(owner) != heap && (owner & kOwnerFull) == 0 &&
       small_page_block_start(page, p) && !checking_wanted() &&
-      !(kFastPathChecks && block->free_mark == free_mark(page, block))) [[likely]] {
-    block->free_mark = free_mark(page, block);
-    if (push_remote(page, block)) [[unlikely]]
-      remote_frees_filled_half_a_page();
-    return;
-  }
-  free_known_slow(p, page, heap);
+      !(kFastPathChecks && block->free_mark == free_mark(page, block))) [[likely]]
+    return mark_and_push_remote(page, block);
+  free_known_slow(p, page, heap);  // a suspected double free is reported there, errno saved
 }
 
 void free_generic_here(void* p, Page* page) noexcept {
