@@ -5,9 +5,9 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
-#include <cerrno>
 #include <cstdarg>
 #include <cstddef>
 #include <cstdint>
@@ -88,21 +88,24 @@ inline std::vector<std::uint64_t> parse_args(int argc, char** argv, const char* 
     unsigned long long x = std::strtoull(a.c_str(), &end, 10);
     std::uint64_t mul = 1;
     if (end && *end) {
-      if ((*end == 'k' || *end == 'K') && end[1] == 0) mul = 1000;
-      else if ((*end == 'm' || *end == 'M') && end[1] == 0) mul = 1000000;
-      else if ((*end == 'g' || *end == 'G') && end[1] == 0) mul = 1000000000;
-      else mul = 0;
+      if ((*end == 'k' || *end == 'K') && end[1] == 0)
+        mul = 1000;
+      else if ((*end == 'm' || *end == 'M') && end[1] == 0)
+        mul = 1000000;
+      else if ((*end == 'g' || *end == 'G') && end[1] == 0)
+        mul = 1000000000;
+      else
+        mul = 0;
     }
     const ArgSpec& s = specs[pos];
     if (a.empty() || a[0] == '-' || errno != 0 || mul == 0 || end == a.c_str()) {
-      std::fprintf(stderr, "%s: invalid value '%s' for %s; see --help\n", prog_name(),
-                   a.c_str(), s.name);
+      std::fprintf(stderr, "%s: invalid value '%s' for %s; see --help\n", prog_name(), a.c_str(),
+                   s.name);
       std::exit(2);
     }
     x *= mul;
     if (x < s.min || x > s.max) {
-      std::fprintf(stderr,
-                   "%s: %s=%llu out of range [%" PRIu64 ", %" PRIu64 "]; see --help\n",
+      std::fprintf(stderr, "%s: %s=%llu out of range [%" PRIu64 ", %" PRIu64 "]; see --help\n",
                    prog_name(), s.name, x, s.min, s.max);
       std::exit(2);
     }
@@ -249,8 +252,10 @@ inline std::uint32_t check_stamp(const void* p, std::size_t expect_n, const char
 
 // Blocks up to 4 KiB are filled completely, larger ones touched once per page.
 inline void mark_block(void* p, std::size_t n, std::uint32_t tag) {
-  if (n <= 4096) fill_block(p, n, tag);
-  else touch_block(p, n, tag);
+  if (n <= 4096)
+    fill_block(p, n, tag);
+  else
+    touch_block(p, n, tag);
 }
 
 inline std::uint32_t check_marked(const void* p, std::size_t expect_n, const char* where) {
@@ -316,6 +321,8 @@ inline long hwm_kib() {
 
 // Keeps a value alive so the compiler cannot drop the work that produced it.
 inline std::atomic<std::uint64_t> g_sink{0};
-inline void consume(std::uint64_t x) { g_sink.fetch_add(x, std::memory_order_relaxed); }
+inline void consume(std::uint64_t x) {
+  g_sink.fetch_add(x, std::memory_order_relaxed);
+}
 
 }  // namespace bench

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   std::uint64_t total = 0;
   for (std::size_t batch : kBatches) total += (allocs + batch - 1) / batch * batch;
   total *= std::size(kSizes) * threads;
-  bench::summary("threads=%" PRIu64 " allocs=%" PRIu64 " time_s=%.3f ns_per_pair=%.2f",
-                 threads, total, secs, secs * 1e9 / static_cast<double>(total) * threads);
+  bench::summary("threads=%" PRIu64 " allocs=%" PRIu64 " time_s=%.3f ns_per_pair=%.2f", threads,
+                 total, secs, secs * 1e9 / static_cast<double>(total) * threads);
   return 0;
 }

@@ -11,9 +11,12 @@ namespace {
 std::size_t draw_size(bench::Rng& rng, std::size_t max_size) {
   const std::uint64_t r = rng.below(100);
   std::size_t n;
-  if (r < 85) n = rng.range(8, 256);
-  else if (r < 98) n = rng.range(257, 4096);
-  else n = rng.range(4097, 32768);
+  if (r < 85)
+    n = rng.range(8, 256);
+  else if (r < 98)
+    n = rng.range(257, 4096);
+  else
+    n = rng.range(4097, 32768);
   return n > max_size ? max_size : n;
 }
 

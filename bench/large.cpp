@@ -6,13 +6,13 @@
 #include "common.hpp"
 
 int main(int argc, char** argv) {
-  const auto a = bench::parse_args(
-      argc, argv, "Large blocks 100 KiB..32 MiB allocated, touched and freed.",
-      {{"iterations", 3000, 1, 1ull << 40, "allocations per thread"},
-       {"threads", 1, 1, 1024, "threads"},
-       {"min_size", 100 * 1024, 16, 1ull << 40, "smallest block in bytes"},
-       {"max_size", 32 * 1024 * 1024, 16, 1ull << 40, "largest block in bytes"},
-       {"live", 4, 1, 1u << 20, "live blocks per thread"}});
+  const auto a =
+      bench::parse_args(argc, argv, "Large blocks 100 KiB..32 MiB allocated, touched and freed.",
+                        {{"iterations", 3000, 1, 1ull << 40, "allocations per thread"},
+                         {"threads", 1, 1, 1024, "threads"},
+                         {"min_size", 100 * 1024, 16, 1ull << 40, "smallest block in bytes"},
+                         {"max_size", 32 * 1024 * 1024, 16, 1ull << 40, "largest block in bytes"},
+                         {"live", 4, 1, 1u << 20, "live blocks per thread"}});
   const std::uint64_t iters = a[0], threads = a[1], min_size = a[2], live = a[4];
   const std::uint64_t max_size = a[3] < a[2] ? a[2] : a[3];
   std::atomic<std::uint64_t> residue{0}, bytes{0};
@@ -47,9 +47,8 @@ int main(int argc, char** argv) {
   for (auto& t : ts) t.join();
   const double secs = timer.seconds();
   if (residue.load()) bench::fail("checksum residue %" PRIu64, residue.load());
-  bench::summary("threads=%" PRIu64 " allocs=%" PRIu64 " bytes=%" PRIu64
-                 " time_s=%.3f allocs_per_s=%.0f",
-                 threads, iters * threads, bytes.load(), secs,
-                 static_cast<double>(iters * threads) / secs);
+  bench::summary(
+      "threads=%" PRIu64 " allocs=%" PRIu64 " bytes=%" PRIu64 " time_s=%.3f allocs_per_s=%.0f",
+      threads, iters * threads, bytes.load(), secs, static_cast<double>(iters * threads) / secs);
   return 0;
 }

@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
     bench::fail("checksum mismatch: allocated tags %" PRIu64 " != freed tags %" PRIu64,
                 tot.alloc_sum.load(), tot.free_sum.load());
   const double n = static_cast<double>(tot.ops.load());
-  bench::summary("threads=%" PRIu64 " rounds=%" PRIu64 " ops=%.0f time_s=%.3f ops_per_s=%.0f"
+  bench::summary("threads=%" PRIu64 " rounds=%" PRIu64
+                 " ops=%.0f time_s=%.3f ops_per_s=%.0f"
                  " checksum=%016" PRIx64,
                  threads, rounds, n, secs, n / secs, tot.alloc_sum.load());
   return 0;

@@ -128,8 +128,9 @@ int main(int argc, char** argv) {
       {"threads", 1, 1, 1024, "threads running malloc_free"}};
   for (int i = 1; i < argc; ++i)
     if (!std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "--help")) {
-      std::printf("Google Benchmark flags (--benchmark_filter=REGEX, "
-                  "--benchmark_format=json, ...) are also accepted.\n");
+      std::printf(
+          "Google Benchmark flags (--benchmark_filter=REGEX, "
+          "--benchmark_format=json, ...) are also accepted.\n");
       bench::parse_args(argc, argv, "malloc API micro-benchmarks (Google Benchmark).", specs);
     }
   benchmark::Initialize(&argc, argv);
@@ -160,8 +161,8 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("realloc_grow", BM_realloc_grow)->Iterations(iters / 40 + 1);
   ++count;
   for (std::size_t al : {64, 4096}) {
-    benchmark::RegisterBenchmark(("aligned_alloc/" + std::to_string(al)).c_str(),
-                                 BM_aligned_alloc, al)
+    benchmark::RegisterBenchmark(("aligned_alloc/" + std::to_string(al)).c_str(), BM_aligned_alloc,
+                                 al)
         ->Iterations(scaled(al));
     ++count;
   }
@@ -170,7 +171,7 @@ int main(int argc, char** argv) {
   const double secs = timer.seconds();
   benchmark::Shutdown();
   if (g_failed) bench::fail("a micro-benchmark reported an error (see above)");
-  bench::summary("benchmarks=%zu registered=%d iterations=%" PRIu64 " threads=%d time_s=%.3f",
-                 ran, count, a[0], threads, secs);
+  bench::summary("benchmarks=%zu registered=%d iterations=%" PRIu64 " threads=%d time_s=%.3f", ran,
+                 count, a[0], threads, secs);
   return 0;
 }

@@ -99,10 +99,12 @@ int main(int argc, char** argv) {
   for (auto& t : ts) t.join();
   const double secs = timer.seconds();
   if (residue.load()) bench::fail("checksum residue %" PRIu64, residue.load());
-  bench::summary("threads=%" PRIu64 " cycles=%" PRIu64 " allocs=%" PRIu64 " time_s=%.3f"
-                 " live_peak_kib=%" PRIu64 " live_after_kib=%" PRIu64 " rss_peak_kib=%ld"
+  bench::summary("threads=%" PRIu64 " cycles=%" PRIu64 " allocs=%" PRIu64
+                 " time_s=%.3f"
+                 " live_peak_kib=%" PRIu64 " live_after_kib=%" PRIu64
+                 " rss_peak_kib=%ld"
                  " rss_after_kib=%ld hwm_kib=%ld",
-                 threads, cycles, allocs.load(), secs, live_peak >> 10, live_after >> 10,
-                 rss_peak, rss_after, bench::hwm_kib());
+                 threads, cycles, allocs.load(), secs, live_peak >> 10, live_after >> 10, rss_peak,
+                 rss_after, bench::hwm_kib());
   return 0;
 }

@@ -83,8 +83,8 @@ int main(int argc, char** argv) {
   for (auto& t : threads) t.join();
   const double secs = timer.seconds();
   if (consumed.load() != ops * pairs || produced_sum.load() != consumed_sum.load())
-    bench::fail("checksum mismatch: produced %" PRIu64 " consumed %" PRIu64
-                " (objects %" PRIu64 " of %" PRIu64 ")",
+    bench::fail("checksum mismatch: produced %" PRIu64 " consumed %" PRIu64 " (objects %" PRIu64
+                " of %" PRIu64 ")",
                 produced_sum.load(), consumed_sum.load(), consumed.load(), ops * pairs);
   const double n = static_cast<double>(ops * pairs);
   bench::summary("pairs=%" PRIu64 " ops=%.0f time_s=%.3f ops_per_s=%.0f checksum=%016" PRIx64,

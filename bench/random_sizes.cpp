@@ -40,8 +40,10 @@ Result work(unsigned id, std::uint64_t ops, std::size_t max_live, std::size_t ma
       live[i] = live.back();
       live.pop_back();
     }
-    if (growing && live.size() >= max_live) growing = false, ++r.phases;
-    else if (!growing && live.size() <= max_live / 8) growing = true, ++r.phases;
+    if (growing && live.size() >= max_live)
+      growing = false, ++r.phases;
+    else if (!growing && live.size() <= max_live / 8)
+      growing = true, ++r.phases;
   }
   for (const Live& l : live) {
     r.fsum += bench::check_marked(l.p, l.n, "random_sizes final");
@@ -64,7 +66,8 @@ int main(int argc, char** argv) {
   bench::Timer timer;
   std::vector<std::thread> ts;
   for (std::uint64_t t = 0; t < threads; ++t)
-    ts.emplace_back([&, t] { results[t] = work(static_cast<unsigned>(t), ops, max_live, max_size); });
+    ts.emplace_back(
+        [&, t] { results[t] = work(static_cast<unsigned>(t), ops, max_live, max_size); });
   for (auto& t : ts) t.join();
   const double secs = timer.seconds();
   std::uint64_t asum = 0, fsum = 0, allocs = 0, phases = 0;

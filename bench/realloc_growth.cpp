@@ -70,8 +70,10 @@ Result work(unsigned id, std::uint64_t lifetimes, std::size_t nbuf, std::size_t 
         r.bytes += b.len;
         std::free(b.p);
         ++finished;
-        if (started < lifetimes) start(b);
-        else b.target = 0;
+        if (started < lifetimes)
+          start(b);
+        else
+          b.target = 0;
       }
     }
   }
@@ -92,9 +94,8 @@ int main(int argc, char** argv) {
   bench::Timer timer;
   std::vector<std::thread> ts;
   for (std::uint64_t t = 0; t < threads; ++t)
-    ts.emplace_back([&, t] {
-      results[t] = work(static_cast<unsigned>(t), lifetimes, nbuf, max_size);
-    });
+    ts.emplace_back(
+        [&, t] { results[t] = work(static_cast<unsigned>(t), lifetimes, nbuf, max_size); });
   for (auto& t : ts) t.join();
   const double secs = timer.seconds();
   std::uint64_t reallocs = 0, bytes = 0;

@@ -53,7 +53,9 @@ bool find_peer(const Peer& p, std::string* path, std::string* looked) {
   return false;
 }
 
-bool is_glibc_name(const std::string& n) { return n == "glibc" || n == "system" || n == "libc"; }
+bool is_glibc_name(const std::string& n) {
+  return n == "glibc" || n == "system" || n == "libc";
+}
 
 }  // namespace
 
@@ -83,7 +85,10 @@ std::string check_library(const std::string& path) {
   unsigned char magic[4] = {0, 0, 0, 0};
   const ssize_t n = read(fd, magic, sizeof magic);
   close(fd);
-  if (n != 4 || std::memcmp(magic, "\x7f" "ELF", 4) != 0)
+  if (n != 4 || std::memcmp(magic,
+                            "\x7f"
+                            "ELF",
+                            4) != 0)
     return fmt("cannot use library '%s': not an ELF shared object", path.c_str());
   return "";
 }

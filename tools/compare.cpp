@@ -92,7 +92,8 @@ Run measure(const std::vector<std::string>& argv, const Allocator& a, const Comp
     r.status = RunStatus::PreloadFailed;
     r.detail = "the dynamic loader could not preload " + a.lib;
   }
-  if (r.status != RunStatus::Ok && !c.output.empty()) r.detail += "; output: " + last_lines(c.output, 4);
+  if (r.status != RunStatus::Ok && !c.output.empty())
+    r.detail += "; output: " + last_lines(c.output, 4);
   if (o.show_output && !c.output.empty()) {
     std::fprintf(stderr, "---- output (%s) ----\n%s", a.name.c_str(), c.output.c_str());
     if (c.output.back() != '\n') std::fputc('\n', stderr);
@@ -112,8 +113,10 @@ class Progress {
   // A run's result: overwrites the line on a terminal, one line per run otherwise.
   void result(const std::string& line) {
     if (quiet_) return;
-    if (tty_) std::fprintf(stderr, "\r\033[K%s", line.c_str());
-    else std::fprintf(stderr, "%s\n", line.c_str());
+    if (tty_)
+      std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    else
+      std::fprintf(stderr, "%s\n", line.c_str());
     std::fflush(stderr);
   }
   void done() {
@@ -131,7 +134,8 @@ class Progress {
 void check_output_path(const std::string& path, const char* opt) {
   if (path.empty()) return;
   const std::size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   if (access(dir.c_str(), W_OK) != 0)
     throw CliError(std::string("cannot write ") + opt + " file '" + path + "': directory '" + dir +
                    "' is not writable or does not exist");
@@ -199,9 +203,9 @@ int run_compare(const CompareOptions& o) {
     BenchResult& b = rep.benches[bi];
     b.cells.assign(nalloc, Cell{});
     std::vector<bool> timed_out(nalloc, false);  // skip an allocator's runs after a timeout
-    const std::string where =
-        rep.benches.size() > 1 ? fmt("[%zu/%zu %s]", bi + 1, rep.benches.size(), b.name.c_str())
-                               : "[" + b.name + "]";
+    const std::string where = rep.benches.size() > 1
+                                  ? fmt("[%zu/%zu %s]", bi + 1, rep.benches.size(), b.name.c_str())
+                                  : "[" + b.name + "]";
     for (int round = 0; round < rounds; ++round) {
       const bool warm = round < o.warmup;
       for (std::size_t ai = 0; ai < nalloc; ++ai) {  // interleaved: round-robin
@@ -216,15 +220,18 @@ int run_compare(const CompareOptions& o) {
         r.start_s = start;
         r.index = round;
         r.warmup = warm;
-        std::string res = r.status == RunStatus::Ok
-                              ? format_seconds(r.wall_s) + ", " + format_kib(static_cast<double>(r.maxrss_kib))
-                              : std::string(status_name(r.status)) + ": " + r.detail;
+        std::string res =
+            r.status == RunStatus::Ok
+                ? format_seconds(r.wall_s) + ", " + format_kib(static_cast<double>(r.maxrss_kib))
+                : std::string(status_name(r.status)) + ": " + r.detail;
         if (r.status == RunStatus::Timeout && round + 1 < rounds) {
           timed_out[ai] = true;
           r.detail += " (its remaining runs skipped)";
         }
-        if (r.status != RunStatus::Ok) progress.note(where + " " + a.name + " " + what + ": " + res);
-        else progress.result(where + " " + a.name + " " + what + ": " + res);
+        if (r.status != RunStatus::Ok)
+          progress.note(where + " " + a.name + " " + what + ": " + res);
+        else
+          progress.result(where + " " + a.name + " " + what + ": " + res);
         b.cells[ai].runs.push_back(r);
       }
     }

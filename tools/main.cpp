@@ -23,7 +23,8 @@ int do_run(const RunOptions& o) {
   std::vector<std::string> extra;
   if (o.stats) extra.push_back("ARENALLOC_STATS=1");
   if (find_in_path(o.argv[0]).empty()) {
-    std::fprintf(stderr, "arenalloc: program '%s' not found or not executable\n", o.argv[0].c_str());
+    std::fprintf(stderr, "arenalloc: program '%s' not found or not executable\n",
+                 o.argv[0].c_str());
     return 127;
   }
   std::fflush(nullptr);

@@ -100,8 +100,8 @@ bool take_value(Args& args, const std::string& name, std::string* value) {
 int to_int(const std::string& opt, const std::string& s, int min) {
   double x;
   if (!parse_number(s, &x) || x != std::floor(x) || x < min || x > 1e6)
-    throw CliError("invalid value '" + s + "' for " + opt + " (expected an integer >= " +
-                   std::to_string(min) + ")");
+    throw CliError("invalid value '" + s + "' for " + opt +
+                   " (expected an integer >= " + std::to_string(min) + ")");
   return static_cast<int>(x);
 }
 
@@ -114,9 +114,12 @@ void parse_run(Args& args, RunOptions& o, const std::string& cmd) {
       break;
     }
     if (a.empty() || a[0] != '-') break;
-    if (a == "--stats") o.stats = true, ++args.i;
-    else if (take_value(args, "--lib", &val)) o.lib = val;
-    else throw CliError("unknown option '" + a + "' for '" + cmd + "' (see: arenalloc help run)");
+    if (a == "--stats")
+      o.stats = true, ++args.i;
+    else if (take_value(args, "--lib", &val))
+      o.lib = val;
+    else
+      throw CliError("unknown option '" + a + "' for '" + cmd + "' (see: arenalloc help run)");
   }
   o.argv.assign(args.v.begin() + static_cast<long>(args.i), args.v.end());
   if (o.argv.empty())
@@ -132,32 +135,47 @@ void parse_compare(Args& args, CompareOptions& o) {
       break;
     }
     if (a.empty() || a[0] != '-') break;
-    if (take_value(args, "--allocators", &v)) o.allocators = v;
-    else if (take_value(args, "--runs", &v)) o.runs = to_int("--runs", v, 1);
-    else if (take_value(args, "--warmup", &v)) o.warmup = to_int("--warmup", v, 0);
+    if (take_value(args, "--allocators", &v))
+      o.allocators = v;
+    else if (take_value(args, "--runs", &v))
+      o.runs = to_int("--runs", v, 1);
+    else if (take_value(args, "--warmup", &v))
+      o.warmup = to_int("--warmup", v, 0);
     else if (take_value(args, "--timeout", &v)) {
       double t;
       if (!parse_number(v, &t) || t < 0)
         throw CliError("invalid value '" + v + "' for --timeout (expected seconds >= 0)");
       o.timeout_s = t;
-    } else if (take_value(args, "--json", &v)) o.json = v;
-    else if (take_value(args, "--html", &v)) o.html = v;
-    else if (take_value(args, "--bench-dir", &v)) o.bench_dir = v;
-    else if (take_value(args, "--only", &v)) o.only = v;
-    else if (take_value(args, "--lib", &v)) o.lib = v;
-    else if (a == "--syscalls") o.syscalls = true, ++args.i;
-    else if (a == "--suite") o.suite = true, ++args.i;
-    else if (a == "--quick") o.quick = true, ++args.i;
-    else if (a == "--show-output") o.show_output = true, ++args.i;
-    else if (a == "-q" || a == "--quiet") o.quiet = true, ++args.i;
-    else throw CliError("unknown option '" + a + "' for 'compare' (see: arenalloc help compare)");
+    } else if (take_value(args, "--json", &v))
+      o.json = v;
+    else if (take_value(args, "--html", &v))
+      o.html = v;
+    else if (take_value(args, "--bench-dir", &v))
+      o.bench_dir = v;
+    else if (take_value(args, "--only", &v))
+      o.only = v;
+    else if (take_value(args, "--lib", &v))
+      o.lib = v;
+    else if (a == "--syscalls")
+      o.syscalls = true, ++args.i;
+    else if (a == "--suite")
+      o.suite = true, ++args.i;
+    else if (a == "--quick")
+      o.quick = true, ++args.i;
+    else if (a == "--show-output")
+      o.show_output = true, ++args.i;
+    else if (a == "-q" || a == "--quiet")
+      o.quiet = true, ++args.i;
+    else
+      throw CliError("unknown option '" + a + "' for 'compare' (see: arenalloc help compare)");
   }
   o.argv.assign(args.v.begin() + static_cast<long>(args.i), args.v.end());
   if (o.suite && !o.argv.empty())
     throw CliError("--suite takes no program (got '" + o.argv[0] + "')");
   if (!o.suite && o.argv.empty())
-    throw CliError("missing program to compare (usage: arenalloc compare [OPTIONS] -- CMD "
-                   "ARGS..., or --suite)");
+    throw CliError(
+        "missing program to compare (usage: arenalloc compare [OPTIONS] -- CMD "
+        "ARGS..., or --suite)");
   if (!o.suite && (o.quick || !o.only.empty() || !o.bench_dir.empty()))
     throw CliError("--quick, --only and --bench-dir need --suite");
   if (o.runs < 0) o.runs = o.suite ? 3 : 5;
@@ -166,8 +184,9 @@ void parse_compare(Args& args, CompareOptions& o) {
 
 // -h/--help among the subcommand's own options (not in the program's arguments).
 bool wants_help(const Args& args) {
-  static const char* with_value[] = {"--allocators", "--runs", "--warmup", "--timeout", "--json",
-                                     "--html", "--bench-dir", "--only", "--lib"};
+  static const char* with_value[] = {"--allocators", "--runs", "--warmup",
+                                     "--timeout",    "--json", "--html",
+                                     "--bench-dir",  "--only", "--lib"};
   for (std::size_t j = args.i; j < args.v.size(); ++j) {
     const std::string& a = args.v[j];
     if (a == "--" || a.empty() || a[0] != '-') return false;
@@ -200,9 +219,12 @@ Command parse_command_line(int argc, char** argv) {
       c.kind = Command::Version;
       return c;
     }
-    if (take_value(args, "--lib", &v)) lib = v;
-    else if (!a.empty() && a[0] == '-') throw CliError("unknown option '" + a + "' (see: arenalloc --help)");
-    else break;
+    if (take_value(args, "--lib", &v))
+      lib = v;
+    else if (!a.empty() && a[0] == '-')
+      throw CliError("unknown option '" + a + "' (see: arenalloc --help)");
+    else
+      break;
   }
   if (!args.more()) return c;  // no command: overview
   const std::string cmd = args.peek();

@@ -21,7 +21,7 @@ struct CompareOptions {
   std::string json, html;
   bool suite = false;
   std::string bench_dir;
-  std::string only;  // comma-separated benchmark names (suite)
+  std::string only;    // comma-separated benchmark names (suite)
   bool quick = false;  // tiny suite arguments (smoke test)
   std::string lib;
   bool show_output = false;

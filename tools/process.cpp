@@ -48,7 +48,8 @@ std::string read_tail(int fd, std::size_t keep) {
   std::string out(static_cast<std::size_t>(size - start), '\0');
   std::size_t got = 0;
   while (got < out.size()) {
-    const ssize_t n = pread(fd, out.data() + got, out.size() - got, start + static_cast<off_t>(got));
+    const ssize_t n =
+        pread(fd, out.data() + got, out.size() - got, start + static_cast<off_t>(got));
     if (n <= 0) break;
     got += static_cast<std::size_t>(n);
   }

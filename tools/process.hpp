@@ -18,8 +18,8 @@ void exec_program(const std::vector<std::string>& argv, const std::vector<std::s
 struct ChildSpec {
   std::vector<std::string> argv;
   std::vector<std::string> env;
-  double timeout_s = 0;         // <= 0: none
-  bool capture = true;          // stdout+stderr to a temporary file (else inherited)
+  double timeout_s = 0;             // <= 0: none
+  bool capture = true;              // stdout+stderr to a temporary file (else inherited)
   std::size_t keep_output = 65536;  // bytes of captured output kept (the tail)
 };
 

@@ -11,13 +11,20 @@ namespace arenalloc_cli {
 
 const char* status_name(RunStatus s) {
   switch (s) {
-    case RunStatus::Ok: return "ok";
-    case RunStatus::ExitNonZero: return "exit";
-    case RunStatus::Crashed: return "crash";
-    case RunStatus::Timeout: return "timeout";
-    case RunStatus::ExecFailed: return "exec-failed";
-    case RunStatus::PreloadFailed: return "preload-failed";
-    case RunStatus::Unverified: return "unverified";
+    case RunStatus::Ok:
+      return "ok";
+    case RunStatus::ExitNonZero:
+      return "exit";
+    case RunStatus::Crashed:
+      return "crash";
+    case RunStatus::Timeout:
+      return "timeout";
+    case RunStatus::ExecFailed:
+      return "exec-failed";
+    case RunStatus::PreloadFailed:
+      return "preload-failed";
+    case RunStatus::Unverified:
+      return "unverified";
   }
   return "?";
 }
@@ -26,13 +33,20 @@ namespace {
 
 std::string run_label(const Run& r) {
   switch (r.status) {
-    case RunStatus::Ok: return "ok";
-    case RunStatus::ExitNonZero: return "EXIT " + std::to_string(r.exit_code);
-    case RunStatus::Crashed: return "CRASH " + signal_name(r.signal);
-    case RunStatus::Timeout: return "TIMEOUT";
-    case RunStatus::ExecFailed: return "EXEC FAILED";
-    case RunStatus::PreloadFailed: return "PRELOAD FAILED";
-    case RunStatus::Unverified: return "UNVERIFIED";
+    case RunStatus::Ok:
+      return "ok";
+    case RunStatus::ExitNonZero:
+      return "EXIT " + std::to_string(r.exit_code);
+    case RunStatus::Crashed:
+      return "CRASH " + signal_name(r.signal);
+    case RunStatus::Timeout:
+      return "TIMEOUT";
+    case RunStatus::ExecFailed:
+      return "EXEC FAILED";
+    case RunStatus::PreloadFailed:
+      return "PRELOAD FAILED";
+    case RunStatus::Unverified:
+      return "UNVERIFIED";
   }
   return "?";
 }
@@ -76,10 +90,14 @@ void summarize(Cell& c) {
 
 const Stat& metric_of(const Cell& c, Metric m) {
   switch (m) {
-    case Metric::Wall: return c.wall;
-    case Metric::User: return c.user;
-    case Metric::Sys: return c.sys;
-    case Metric::Rss: return c.rss_kib;
+    case Metric::Wall:
+      return c.wall;
+    case Metric::User:
+      return c.user;
+    case Metric::Sys:
+      return c.sys;
+    case Metric::Rss:
+      return c.rss_kib;
   }
   return c.wall;
 }

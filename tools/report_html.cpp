@@ -12,18 +12,27 @@ namespace arenalloc_cli {
 
 namespace {
 
-const char* kColors[] = {"#d9480f", "#1971c2", "#2f9e44", "#9c36b5", "#e67700", "#0c8599",
-                         "#c2255c", "#5c940d"};
+const char* kColors[] = {"#d9480f", "#1971c2", "#2f9e44", "#9c36b5",
+                         "#e67700", "#0c8599", "#c2255c", "#5c940d"};
 
 std::string esc(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -40,15 +49,17 @@ struct Bar {
 std::string chart(const std::string& title, const std::vector<Bar>& bars,
                   const std::function<std::string(double)>& show) {
   const int label_w = 100, plot_w = 260, text_w = 110, row_h = 24, top = 26;
-  const int width = label_w + plot_w + text_w, height = top + row_h * static_cast<int>(bars.size()) + 8;
+  const int width = label_w + plot_w + text_w,
+            height = top + row_h * static_cast<int>(bars.size()) + 8;
   double maxv = 0;
   for (const Bar& b : bars)
     if (b.ok) maxv = std::max(maxv, b.s.max);
   if (maxv <= 0) maxv = 1;
   auto x = [&](double v) { return label_w + v / maxv * plot_w; };
-  std::string o = fmt("<svg class=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                      "xmlns=\"http://www.w3.org/2000/svg\" role=\"img\">",
-                      width, height, width, height);
+  std::string o =
+      fmt("<svg class=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+          "xmlns=\"http://www.w3.org/2000/svg\" role=\"img\">",
+          width, height, width, height);
   o += fmt("<text x=\"0\" y=\"16\" class=\"title\">%s</text>", esc(title).c_str());
   for (std::size_t i = 0; i < bars.size(); ++i) {
     const Bar& b = bars[i];
@@ -60,14 +71,17 @@ std::string chart(const std::string& title, const std::vector<Bar>& bars,
                esc(b.failure).c_str());
       continue;
     }
-    o += fmt("<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"16\" fill=\"%s\" opacity=\"0.8\">"
-             "<title>%s: median %s, min %s, max %s, n=%d</title></rect>",
-             label_w, y + 3, x(b.s.median) - label_w, kColors[i % 8], esc(b.label).c_str(),
-             show(b.s.median).c_str(), show(b.s.min).c_str(), show(b.s.max).c_str(), b.s.n);
+    o +=
+        fmt("<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"16\" fill=\"%s\" opacity=\"0.8\">"
+            "<title>%s: median %s, min %s, max %s, n=%d</title></rect>",
+            label_w, y + 3, x(b.s.median) - label_w, kColors[i % 8], esc(b.label).c_str(),
+            show(b.s.median).c_str(), show(b.s.min).c_str(), show(b.s.max).c_str(), b.s.n);
     const double x0 = x(b.s.min), x1 = x(b.s.max);
-    if (b.s.n > 1) o += fmt("<path d=\"M%.1f %d V%d M%.1f %d H%.1f M%.1f %d V%d\" stroke=\"#222\" "
-             "stroke-width=\"1.5\" fill=\"none\"/>",
-             x0, y + 6, y + 16, x0, y + 11, x1, x1, y + 6, y + 16);
+    if (b.s.n > 1)
+      o +=
+          fmt("<path d=\"M%.1f %d V%d M%.1f %d H%.1f M%.1f %d V%d\" stroke=\"#222\" "
+              "stroke-width=\"1.5\" fill=\"none\"/>",
+              x0, y + 6, y + 16, x0, y + 11, x1, x1, y + 6, y + 16);
     o += fmt("<text x=\"%.1f\" y=\"%d\">%s</text>", std::max(x1, x(b.s.median)) + 6, y + 15,
              show(b.s.median).c_str());
   }
@@ -103,8 +117,12 @@ std::vector<Bar> metric_bars(const Report& r, const BenchResult& b, const std::s
   return any ? bars : std::vector<Bar>{};
 }
 
-std::string secs(double s) { return format_seconds(s); }
-std::string kib(double k) { return format_kib(k); }
+std::string secs(double s) {
+  return format_seconds(s);
+}
+std::string kib(double k) {
+  return format_kib(k);
+}
 
 std::string summary_table(const Report& r) {
   std::string o = "<table><tr><th>benchmark</th>";
@@ -122,10 +140,11 @@ std::string summary_table(const Report& r) {
         continue;
       }
       o += std::string("<td") + (static_cast<int>(i) == bt ? " class=\"best\"" : "") + ">" +
-           esc(secs(c.wall.median)) + "</td><td" + (static_cast<int>(i) == br ? " class=\"best\"" : "") +
-           ">" + esc(kib(c.rss_kib.median));
+           esc(secs(c.wall.median)) + "</td><td" +
+           (static_cast<int>(i) == br ? " class=\"best\"" : "") + ">" + esc(kib(c.rss_kib.median));
       auto it = c.metrics.find("rss_after_kib");
-      if (it != c.metrics.end()) o += "<br><small>after fall " + esc(kib(it->second.median)) + "</small>";
+      if (it != c.metrics.end())
+        o += "<br><small>after fall " + esc(kib(it->second.median)) + "</small>";
       o += "</td>";
     }
     o += "</tr>";
@@ -159,7 +178,8 @@ std::string render_html(const Report& r) {
       "svg.chart text{font-size:12px}svg.chart text.title{font-weight:bold}"
       "svg.chart text.fail{fill:#c92a2a;font-weight:bold}code{background:#f1f3f5;padding:1px 4px}"
       "</style></head><body>\n";
-  o += "<h1>arenalloc compare" + std::string(r.mode == "suite" ? " &mdash; benchmark suite" : "") + "</h1>\n";
+  o += "<h1>arenalloc compare" + std::string(r.mode == "suite" ? " &mdash; benchmark suite" : "") +
+       "</h1>\n";
   o += "<p>" + esc(r.started_at) + " &middot; " + esc(r.host) + "<br>" +
        fmt("%d measured run(s) per allocator after %d warmup(s), interleaved round-robin", r.runs,
            r.warmup) +

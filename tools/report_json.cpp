@@ -14,14 +14,26 @@ std::string str(const std::string& s) {
   std::string o = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
+      case '"':
+        o += "\\\"";
+        break;
+      case '\\':
+        o += "\\\\";
+        break;
+      case '\n':
+        o += "\\n";
+        break;
+      case '\r':
+        o += "\\r";
+        break;
+      case '\t':
+        o += "\\t";
+        break;
       default:
-        if (c < 0x20) o += fmt("\\u%04x", c);
-        else o += static_cast<char>(c);
+        if (c < 0x20)
+          o += fmt("\\u%04x", c);
+        else
+          o += static_cast<char>(c);
     }
   }
   return o + "\"";
@@ -51,8 +63,9 @@ std::string run_json(const Run& r) {
                                 ? std::string("null")
                                 : std::to_string(r.exit_code));
   o += ", \"signal\": " + (r.signal ? str(signal_name(r.signal)) : std::string("null"));
-  o += ", \"start_s\": " + num(r.start_s) + ", \"wall_s\": " + num(r.wall_s) + ", \"user_s\": " + num(r.user_s) +
-       ", \"sys_s\": " + num(r.sys_s) + ", \"maxrss_kib\": " + std::to_string(r.maxrss_kib);
+  o += ", \"start_s\": " + num(r.start_s) + ", \"wall_s\": " + num(r.wall_s) +
+       ", \"user_s\": " + num(r.user_s) + ", \"sys_s\": " + num(r.sys_s) +
+       ", \"maxrss_kib\": " + std::to_string(r.maxrss_kib);
   o += ", \"metrics\": {";
   bool first = true;
   for (const auto& [k, v] : r.metrics) {
@@ -81,11 +94,13 @@ std::string render_json(const Report& r) {
   o += "  \"allocators\": [";
   for (std::size_t i = 0; i < r.allocators.size(); ++i)
     o += (i ? ", " : "") + std::string("{\"name\": ") + str(r.allocators[i].name) +
-         ", \"library\": " + (r.allocators[i].lib.empty() ? "null" : str(r.allocators[i].lib)) + "}";
+         ", \"library\": " + (r.allocators[i].lib.empty() ? "null" : str(r.allocators[i].lib)) +
+         "}";
   o += "],\n  \"missing\": [";
   for (std::size_t i = 0; i < r.missing.size(); ++i)
     o += (i ? ", " : "") + std::string("{\"name\": ") + str(r.missing[i].name) +
-         ", \"looked_for\": " + str(r.missing[i].looked_for) + ", \"hint\": " + str(r.missing[i].hint) + "}";
+         ", \"looked_for\": " + str(r.missing[i].looked_for) +
+         ", \"hint\": " + str(r.missing[i].hint) + "}";
   o += "],\n  \"benchmarks\": [\n";
   for (std::size_t bi = 0; bi < r.benches.size(); ++bi) {
     const BenchResult& b = r.benches[bi];
@@ -93,7 +108,8 @@ std::string render_json(const Report& r) {
     o += "    {\"name\": " + str(b.name) + ", \"command\": " + strings(b.argv) + ",\n";
     o += "     \"best\": {\"wall\": " +
          (best_wall >= 0 ? str(r.allocators[best_wall].name) : std::string("null")) +
-         ", \"maxrss\": " + (best_rss >= 0 ? str(r.allocators[best_rss].name) : std::string("null")) +
+         ", \"maxrss\": " +
+         (best_rss >= 0 ? str(r.allocators[best_rss].name) : std::string("null")) +
          "},\n     \"results\": [\n";
     for (std::size_t i = 0; i < b.cells.size(); ++i) {
       const Cell& c = b.cells[i];
@@ -111,8 +127,8 @@ std::string render_json(const Report& r) {
       for (int m = 0; m < 4; ++m) {
         const int bidx = best_index(b, ms[m]);
         const double best = bidx >= 0 ? metric_of(b.cells[bidx], ms[m]).median : 0;
-        o += std::string(m ? ", " : "") + "\"" + names[m] + "\": " +
-             (c.good() && best > 0 ? num(metric_of(c, ms[m]).median / best) : "null");
+        o += std::string(m ? ", " : "") + "\"" + names[m] +
+             "\": " + (c.good() && best > 0 ? num(metric_of(c, ms[m]).median / best) : "null");
       }
       o += "},\n       \"metrics\": {";
       bool first = true;
@@ -130,7 +146,8 @@ std::string render_json(const Report& r) {
         }
         o += "},\n";
       }
-      if (!c.syscalls_error.empty()) o += "       \"syscalls_error\": " + str(c.syscalls_error) + ",\n";
+      if (!c.syscalls_error.empty())
+        o += "       \"syscalls_error\": " + str(c.syscalls_error) + ",\n";
       o += "       \"runs\": [\n";
       for (std::size_t k = 0; k < c.runs.size(); ++k)
         o += "         " + run_json(c.runs[k]) + (k + 1 < c.runs.size() ? ",\n" : "\n");

@@ -32,7 +32,9 @@ std::string layout(const std::vector<std::vector<std::string>>& rows, int gap = 
   return out;
 }
 
-std::string ratio(double x, double best) { return best > 0 ? fmt("%.2fx", x / best) : "-"; }
+std::string ratio(double x, double best) {
+  return best > 0 ? fmt("%.2fx", x / best) : "-";
+}
 
 // Relative standard deviation, "±3%" (empty for a single run).
 std::string pct(const Stat& s) {
@@ -48,9 +50,9 @@ std::string header(const Report& r) {
 }
 
 void command_table(const Report& r, const BenchResult& b, std::string& out) {
-  std::vector<std::vector<std::string>> rows = {
-      {"allocator", "wall", "min..max", "ratio", "user", "ratio", "sys", "ratio", "peak RSS",
-       "min..max", "ratio", "status"}};
+  std::vector<std::vector<std::string>> rows = {{"allocator", "wall", "min..max", "ratio", "user",
+                                                 "ratio", "sys", "ratio", "peak RSS", "min..max",
+                                                 "ratio", "status"}};
   double best[4] = {0, 0, 0, 0};
   const Metric ms[4] = {Metric::Wall, Metric::User, Metric::Sys, Metric::Rss};
   for (int m = 0; m < 4; ++m) {
@@ -61,13 +63,14 @@ void command_table(const Report& r, const BenchResult& b, std::string& out) {
     const Cell& c = b.cells[i];
     std::vector<std::string> row = {r.allocators[i].name};
     if (c.ok > 0) {
-      row.insert(row.end(), {format_seconds(c.wall.median),
-                             format_seconds_range(c.wall.min, c.wall.max, c.wall.median),
-                             ratio(c.wall.median, best[0]), format_seconds(c.user.median) + pct(c.user),
-                             ratio(c.user.median, best[1]), format_seconds(c.sys.median) + pct(c.sys),
-                             ratio(c.sys.median, best[2]), format_kib(c.rss_kib.median),
-                             format_kib_range(c.rss_kib.min, c.rss_kib.max, c.rss_kib.median),
-                             ratio(c.rss_kib.median, best[3])});
+      row.insert(row.end(),
+                 {format_seconds(c.wall.median),
+                  format_seconds_range(c.wall.min, c.wall.max, c.wall.median),
+                  ratio(c.wall.median, best[0]), format_seconds(c.user.median) + pct(c.user),
+                  ratio(c.user.median, best[1]), format_seconds(c.sys.median) + pct(c.sys),
+                  ratio(c.sys.median, best[2]), format_kib(c.rss_kib.median),
+                  format_kib_range(c.rss_kib.min, c.rss_kib.max, c.rss_kib.median),
+                  ratio(c.rss_kib.median, best[3])});
     } else {
       row.insert(row.end(), 10, "-");
     }
@@ -75,8 +78,9 @@ void command_table(const Report& r, const BenchResult& b, std::string& out) {
     rows.push_back(row);
   }
   out += layout(rows);
-  out += "\nmedians; min..max: range over the runs; ±: relative standard deviation; ratio: median "
-         "over the best allocator's median\n";
+  out +=
+      "\nmedians; min..max: range over the runs; ±: relative standard deviation; ratio: median "
+      "over the best allocator's median\n";
 }
 
 void suite_table(const Report& r, std::string& out) {
@@ -110,9 +114,9 @@ void suite_table(const Report& r, std::string& out) {
     for (const Cell& c : b.cells) {
       auto it = c.metrics.find("rss_after_kib");
       any_after |= it != c.metrics.end();
-      after.insert(after.end(), {"", it != c.metrics.end() && c.good()
-                                         ? fmt("%.1f ", it->second.median / 1024.0)
-                                         : "-"});
+      after.insert(
+          after.end(),
+          {"", it != c.metrics.end() && c.good() ? fmt("%.1f ", it->second.median / 1024.0) : "-"});
     }
     if (any_after) rows.push_back(after);
   }
@@ -179,8 +183,8 @@ std::string render_text(const Report& r) {
       for (const Run& run : b.cells[i].runs)
         if (run.status != RunStatus::Ok) {
           failures += "  " + (r.mode == "suite" ? b.name + " / " : std::string()) +
-                      r.allocators[i].name + ": " + failure_label(b.cells[i]) + ": " +
-                      run.detail + "\n";
+                      r.allocators[i].name + ": " + failure_label(b.cells[i]) + ": " + run.detail +
+                      "\n";
           break;  // the first failing run of each cell
         }
   if (!failures.empty()) out += "\nfailures:\n" + failures;

@@ -8,11 +8,11 @@
 namespace arenalloc_cli {
 
 struct SuiteEntry {
-  std::string name;               // label in reports (and for --only)
-  std::string program;            // program name in the bench directory
-  std::vector<std::string> args;  // full-size arguments (empty: the program's defaults)
+  std::string name;                     // label in reports (and for --only)
+  std::string program;                  // program name in the bench directory
+  std::vector<std::string> args;        // full-size arguments (empty: the program's defaults)
   std::vector<std::string> quick_args;  // tiny arguments for --quick
-  std::string what;               // one-line description
+  std::string what;                     // one-line description
 };
 
 const std::vector<SuiteEntry>& suite_entries();

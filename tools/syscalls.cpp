@@ -16,7 +16,9 @@ const std::vector<std::string>& counted_syscalls() {
   return names;
 }
 
-std::string strace_path() { return find_in_path("strace"); }
+std::string strace_path() {
+  return find_in_path("strace");
+}
 
 SyscallCounts parse_strace_summary(const std::string& text) {
   SyscallCounts c;
@@ -87,8 +89,10 @@ bool count_syscalls(const std::string& strace, const std::vector<std::string>& a
     return false;
   }
   *out = parse_strace_summary(text.str());
-  if (r.kind == ChildResult::Signaled) *err = "program crashed under strace (" + signal_name(r.signal) + ")";
-  else if (r.exit_code != 0) *err = "program exited with status " + std::to_string(r.exit_code) + " under strace";
+  if (r.kind == ChildResult::Signaled)
+    *err = "program crashed under strace (" + signal_name(r.signal) + ")";
+  else if (r.exit_code != 0)
+    *err = "program exited with status " + std::to_string(r.exit_code) + " under strace";
   return true;
 }
 

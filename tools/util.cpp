@@ -75,9 +75,11 @@ std::string shell_quote(const std::vector<std::string>& argv) {
   std::string out;
   for (const std::string& a : argv) {
     if (!out.empty()) out += ' ';
-    const bool plain = !a.empty() && a.find_first_not_of(
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=/.,:@%") ==
-        std::string::npos;
+    const bool plain =
+        !a.empty() &&
+        a.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=/.,:@%") ==
+            std::string::npos;
     if (plain) {
       out += a;
       continue;
@@ -149,7 +151,7 @@ std::string now_iso8601() {
 }
 
 std::string host_description() {
-  struct utsname u{};
+  struct utsname u {};
   uname(&u);
   std::string cpu;
   std::ifstream in("/proc/cpuinfo");

@@ -15,10 +15,10 @@ struct CliError : std::runtime_error {
   int code;
 };
 
-std::string signal_name(int sig);              // "SIGSEGV" (or "signal 42")
+std::string signal_name(int sig);  // "SIGSEGV" (or "signal 42")
 std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
-std::string format_seconds(double s);          // "1.234 s", "12.3 ms"
-std::string format_kib(double kib);            // "12.3 MiB", "1.20 GiB", "800 KiB"
+std::string format_seconds(double s);  // "1.234 s", "12.3 ms"
+std::string format_kib(double kib);    // "12.3 MiB", "1.20 GiB", "800 KiB"
 // "208.8..213.1 ms": both ends in the unit format_seconds/format_kib picks for `ref`.
 std::string format_seconds_range(double lo, double hi, double ref);
 std::string format_kib_range(double lo, double hi, double ref);
@@ -27,7 +27,7 @@ std::vector<std::string> split(const std::string& s, char sep);
 bool parse_number(const std::string& s, double* out);  // whole string, finite
 std::string exe_dir();                                 // directory of /proc/self/exe
 bool is_readable_file(const std::string& path);
-std::string find_in_path(const std::string& prog);     // "" if not found / executable
+std::string find_in_path(const std::string& prog);  // "" if not found / executable
 std::string now_iso8601();
 std::string host_description();
 bool write_file(const std::string& path, const std::string& data, std::string* err);

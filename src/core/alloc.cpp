@@ -176,7 +176,7 @@ void* reallocate(void* p, size_t size) noexcept {
   if (page == nullptr) return nullptr;
   if (size > kMaxRequest) return out_of_memory();
   size_t usable = page->block_size;
-  size_t room = size;  // what the new block gets, if the block moves
+  size_t room = size;    // what the new block gets, if the block moves
   bool promote = false;  // into a mapping of its own
   if (debug_mode())
     usable = debug_requested_size(page, p);  // and always move: fresh canaries

@@ -23,9 +23,21 @@ namespace {
 constexpr size_t kMaxAlign = size_t(2) << 20;
 
 std::vector<size_t> SizesFor(size_t align) {
-  std::vector<size_t> v = {1,    7,     8,     16,      24,      100,     4095,
-                           4096, 4097,  65544, align - 1 ? align - 1 : 1, align,
-                           align + 1, 3 * align + 5, (size_t(1) << 20) + 3,
+  std::vector<size_t> v = {1,
+                           7,
+                           8,
+                           16,
+                           24,
+                           100,
+                           4095,
+                           4096,
+                           4097,
+                           65544,
+                           align - 1 ? align - 1 : 1,
+                           align,
+                           align + 1,
+                           3 * align + 5,
+                           (size_t(1) << 20) + 3,
                            (size_t(5) << 20) + 1};
   return v;
 }
@@ -127,8 +139,9 @@ TEST(Aligned, ManySmallAlignedBlocks) {
 }
 
 TEST(Aligned, PosixMemalignRejectsBadAlignment) {
-  const size_t bad[] = {0,  1,  2,  4,  3,  5,  12, 24, 40, 48, 96, 3 * 4096, 4096 + 8,
-                        (size_t(1) << 20) + 8, SIZE_MAX, SIZE_MAX - 7};
+  const size_t bad[] = {0,        1,           2,  4,  3,        5,        12,
+                        24,       40,          48, 96, 3 * 4096, 4096 + 8, (size_t(1) << 20) + 8,
+                        SIZE_MAX, SIZE_MAX - 7};
   for (size_t al : bad) {
     void* p = nullptr;
     int rc = posix_memalign(&p, Opaque(al), 64);
@@ -146,8 +159,8 @@ TEST(Aligned, PosixMemalignZeroSize) {
 TEST(Aligned, VallocIsPageAligned) {
   const size_t page = size_t(sysconf(_SC_PAGESIZE));
   std::vector<Live> live;
-  for (size_t n : {size_t(1), size_t(100), page - 1, page, page + 1, 10 * page + 3,
-                   size_t(3) << 20, (size_t(17) << 20) + 1}) {
+  for (size_t n : {size_t(1), size_t(100), page - 1, page, page + 1, 10 * page + 3, size_t(3) << 20,
+                   (size_t(17) << 20) + 1}) {
     auto* p = static_cast<unsigned char*>(valloc(n));
     ASSERT_NE(p, nullptr) << n;
     EXPECT_TRUE(IsAligned(p, page)) << "valloc(" << n << ") = " << static_cast<void*>(p);
@@ -164,8 +177,8 @@ TEST(Aligned, VallocIsPageAligned) {
 TEST(Aligned, PvallocRoundsUpToPage) {
   const size_t page = size_t(sysconf(_SC_PAGESIZE));
   std::vector<Live> live;
-  for (size_t n : {size_t(1), size_t(100), page - 1, page, page + 1, 10 * page + 3,
-                   size_t(3) << 20, (size_t(17) << 20) + 1}) {
+  for (size_t n : {size_t(1), size_t(100), page - 1, page, page + 1, 10 * page + 3, size_t(3) << 20,
+                   (size_t(17) << 20) + 1}) {
     auto* p = static_cast<unsigned char*>(pvalloc(n));
     ASSERT_NE(p, nullptr) << n;
     size_t rounded = (n + page - 1) / page * page;

@@ -1,7 +1,6 @@
 // Shared helpers for the API conformance tests (tests/api/).
 #pragma once
 
-#include "rss.h"
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -9,6 +8,7 @@
 #include <new>
 #include <string>
 #include <vector>
+#include "rss.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -35,7 +35,9 @@ template <class T>
 }
 
 // Makes a pointer escape so that malloc/free pairs are not elided.
-inline void Escape(const void* p) { asm volatile("" : : "g"(p) : "memory"); }
+inline void Escape(const void* p) {
+  asm volatile("" : : "g"(p) : "memory");
+}
 
 inline bool IsAligned(const void* p, size_t a) {
   return (reinterpret_cast<uintptr_t>(p) & (a - 1)) == 0;

@@ -22,12 +22,12 @@ void free_sized(void* ptr, size_t size);
 void free_aligned_sized(void* ptr, size_t alignment, size_t size);
 
 static int failures = 0;
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                     \
-    }                                                                 \
+      failures++;                                                              \
+    }                                                                          \
   } while (0)
 
 static size_t opaque(size_t v) {

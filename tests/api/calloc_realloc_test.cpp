@@ -179,9 +179,19 @@ TEST(Realloc, KeepsContentsWithNeighbours) {
 
 // Jumps across several size classes at once, in both directions.
 TEST(Realloc, KeepsContentsAcrossBigJumps) {
-  const size_t sizes[] = {1,         100000, 3,          (size_t(24) << 20) + 5,
-                          17,        4097,   (size_t(40) << 20), 65536,
-                          (size_t(20) << 20), 1 << 20, 24, (size_t(33) << 20), 2};
+  const size_t sizes[] = {1,
+                          100000,
+                          3,
+                          (size_t(24) << 20) + 5,
+                          17,
+                          4097,
+                          (size_t(40) << 20),
+                          65536,
+                          (size_t(20) << 20),
+                          1 << 20,
+                          24,
+                          (size_t(33) << 20),
+                          2};
   for (int rep = 0; rep < 3; ++rep) {
     std::vector<size_t> v(std::begin(sizes), std::end(sizes));
     ReallocChain(v, rep == 1);

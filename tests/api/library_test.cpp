@@ -49,11 +49,24 @@ TEST(Library, VersionIsExported) {
 
 TEST(Library, CMallocFamilyResolvesToArenalloc) {
   const char* names[] = {
-      "malloc",        "free",           "calloc",         "realloc",
-      "reallocarray",  "memalign",       "posix_memalign", "aligned_alloc",
-      "valloc",        "pvalloc",        "malloc_usable_size",
-      "malloc_trim",   "free_sized",     "free_aligned_sized",
-      "__libc_malloc", "__libc_free",    "__libc_calloc",  "__libc_realloc",
+      "malloc",
+      "free",
+      "calloc",
+      "realloc",
+      "reallocarray",
+      "memalign",
+      "posix_memalign",
+      "aligned_alloc",
+      "valloc",
+      "pvalloc",
+      "malloc_usable_size",
+      "malloc_trim",
+      "free_sized",
+      "free_aligned_sized",
+      "__libc_malloc",
+      "__libc_free",
+      "__libc_calloc",
+      "__libc_realloc",
       "__libc_memalign",
   };
   for (const char* n : names) {
@@ -64,26 +77,26 @@ TEST(Library, CMallocFamilyResolvesToArenalloc) {
 
 TEST(Library, OperatorNewDeleteResolveToArenalloc) {
   const char* names[] = {
-      "_Znwm",                                  // new(size_t)
-      "_Znam",                                  // new[](size_t)
-      "_ZnwmRKSt9nothrow_t",                    // new(size_t, nothrow)
-      "_ZnamRKSt9nothrow_t",                    // new[](size_t, nothrow)
-      "_ZnwmSt11align_val_t",                   // new(size_t, align)
-      "_ZnamSt11align_val_t",                   // new[](size_t, align)
-      "_ZnwmSt11align_val_tRKSt9nothrow_t",     // new(size_t, align, nothrow)
-      "_ZnamSt11align_val_tRKSt9nothrow_t",     // new[](size_t, align, nothrow)
-      "_ZdlPv",                                 // delete(void*)
-      "_ZdaPv",                                 // delete[](void*)
-      "_ZdlPvm",                                // delete(void*, size_t)
-      "_ZdaPvm",                                // delete[](void*, size_t)
-      "_ZdlPvRKSt9nothrow_t",                   // delete(void*, nothrow)
-      "_ZdaPvRKSt9nothrow_t",                   // delete[](void*, nothrow)
-      "_ZdlPvSt11align_val_t",                  // delete(void*, align)
-      "_ZdaPvSt11align_val_t",                  // delete[](void*, align)
-      "_ZdlPvmSt11align_val_t",                 // delete(void*, size_t, align)
-      "_ZdaPvmSt11align_val_t",                 // delete[](void*, size_t, align)
-      "_ZdlPvSt11align_val_tRKSt9nothrow_t",    // delete(void*, align, nothrow)
-      "_ZdaPvSt11align_val_tRKSt9nothrow_t",    // delete[](void*, align, nothrow)
+      "_Znwm",                                // new(size_t)
+      "_Znam",                                // new[](size_t)
+      "_ZnwmRKSt9nothrow_t",                  // new(size_t, nothrow)
+      "_ZnamRKSt9nothrow_t",                  // new[](size_t, nothrow)
+      "_ZnwmSt11align_val_t",                 // new(size_t, align)
+      "_ZnamSt11align_val_t",                 // new[](size_t, align)
+      "_ZnwmSt11align_val_tRKSt9nothrow_t",   // new(size_t, align, nothrow)
+      "_ZnamSt11align_val_tRKSt9nothrow_t",   // new[](size_t, align, nothrow)
+      "_ZdlPv",                               // delete(void*)
+      "_ZdaPv",                               // delete[](void*)
+      "_ZdlPvm",                              // delete(void*, size_t)
+      "_ZdaPvm",                              // delete[](void*, size_t)
+      "_ZdlPvRKSt9nothrow_t",                 // delete(void*, nothrow)
+      "_ZdaPvRKSt9nothrow_t",                 // delete[](void*, nothrow)
+      "_ZdlPvSt11align_val_t",                // delete(void*, align)
+      "_ZdaPvSt11align_val_t",                // delete[](void*, align)
+      "_ZdlPvmSt11align_val_t",               // delete(void*, size_t, align)
+      "_ZdaPvmSt11align_val_t",               // delete[](void*, size_t, align)
+      "_ZdlPvSt11align_val_tRKSt9nothrow_t",  // delete(void*, align, nothrow)
+      "_ZdaPvSt11align_val_tRKSt9nothrow_t",  // delete[](void*, align, nothrow)
   };
   for (const char* n : names) {
     std::string lib = LibraryOf(n);

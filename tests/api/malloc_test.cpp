@@ -113,8 +113,8 @@ TEST(Malloc, FreeNullIsNoopAndKeepsErrno) {
 }
 
 TEST(Malloc, FreePreservesErrno) {
-  for (size_t n : {size_t(1), size_t(100), size_t(5000), size_t(300000), size_t(3) << 20,
-                   size_t(40) << 20}) {
+  for (size_t n :
+       {size_t(1), size_t(100), size_t(5000), size_t(300000), size_t(3) << 20, size_t(40) << 20}) {
     void* p = std::malloc(n);
     ASSERT_NE(p, nullptr);
     std::memset(p, 1, n);
@@ -199,13 +199,16 @@ void ExpectNoGrowth(const char* what, size_t n, int iterations, Alloc alloc, Rel
 TEST(Malloc, FreedMemoryIsReused) {
   for (size_t n : {size_t(48), size_t(3000), size_t(256) << 10, size_t(1) << 20}) {
     int iters = int(std::min<size_t>(200000, (size_t(2) << 30) / n));
-    ExpectNoGrowth("malloc/free", n, iters, [](size_t s) { return std::malloc(s); },
-                   [](void* p, size_t) { std::free(p); });
-    ExpectNoGrowth("malloc/free_sized", n, iters, [](size_t s) { return std::malloc(s); },
-                   [](void* p, size_t s) { free_sized(p, s); });
-    ExpectNoGrowth("aligned_alloc/free_aligned_sized", n, iters,
-                   [](size_t s) { return std::aligned_alloc(256, s); },
-                   [](void* p, size_t s) { free_aligned_sized(p, 256, s); });
+    ExpectNoGrowth(
+        "malloc/free", n, iters, [](size_t s) { return std::malloc(s); },
+        [](void* p, size_t) { std::free(p); });
+    ExpectNoGrowth(
+        "malloc/free_sized", n, iters, [](size_t s) { return std::malloc(s); },
+        [](void* p, size_t s) { free_sized(p, s); });
+    ExpectNoGrowth(
+        "aligned_alloc/free_aligned_sized", n, iters,
+        [](size_t s) { return std::aligned_alloc(256, s); },
+        [](void* p, size_t s) { free_aligned_sized(p, 256, s); });
   }
 }
 

@@ -23,8 +23,8 @@ using namespace apitest;
 
 namespace {
 
-constexpr size_t kSizes[] = {0,   1,    8,     15,     16,       24,        100,
-                             512, 4095, 65536, 300000, 3 << 20, (17 << 20) + 1};
+constexpr size_t kSizes[] = {
+    0, 1, 8, 15, 16, 24, 100, 512, 4095, 65536, 300000, 3 << 20, (17 << 20) + 1};
 
 void Touch(void* p, size_t n, uint64_t seed) {
   Fill(p, n, seed);
@@ -120,12 +120,12 @@ TEST(NewDelete, DeleteNullIsNoop) {
   ::operator delete[](nullptr);
   ::operator delete(nullptr, std::nothrow);
   ::operator delete[](nullptr, std::nothrow);
-  ::operator delete(nullptr, std::align_val_t{64});
+  ::operator delete (nullptr, std::align_val_t{64});
   ::operator delete[](nullptr, std::align_val_t{64});
-  ::operator delete(nullptr, std::align_val_t{64}, std::nothrow);
+  ::operator delete (nullptr, std::align_val_t{64}, std::nothrow);
   ::operator delete[](nullptr, std::align_val_t{64}, std::nothrow);
   ::operator delete(nullptr, size_t(0));
-  ::operator delete(nullptr, size_t(16), std::align_val_t{64});
+  ::operator delete (nullptr, size_t(16), std::align_val_t{64});
   ::operator delete[](nullptr, size_t(16), std::align_val_t{64});
 }
 
@@ -174,11 +174,11 @@ TEST(NewDelete, DeletedMemoryIsReused) {
        [](void* p, size_t n) { ::operator delete(p, n); }},
       {"new[]/sized delete[]", [](size_t n) { return ::operator new[](n); },
        [](void* p, size_t n) { ::operator delete[](p, n); }},
-      {"aligned new/delete", [](size_t n) { return ::operator new(n, std::align_val_t{512}); },
-       [](void* p, size_t) { ::operator delete(p, std::align_val_t{512}); }},
+      {"aligned new/delete", [](size_t n) { return ::operator new (n, std::align_val_t{512}); },
+       [](void* p, size_t) { ::operator delete (p, std::align_val_t{512}); }},
       {"aligned new/sized aligned delete",
-       [](size_t n) { return ::operator new(n, std::align_val_t{4096}); },
-       [](void* p, size_t n) { ::operator delete(p, n, std::align_val_t{4096}); }},
+       [](size_t n) { return ::operator new (n, std::align_val_t{4096}); },
+       [](void* p, size_t n) { ::operator delete (p, n, std::align_val_t{4096}); }},
       {"aligned new[]/sized aligned delete[]",
        [](size_t n) { return ::operator new[](n, std::align_val_t{64}); },
        [](void* p, size_t n) { ::operator delete[](p, n, std::align_val_t{64}); }},
@@ -196,13 +196,15 @@ TEST(NewDelete, DeletedMemoryIsReused) {
         f.release(p, n);
       }
       size_t after = RssBytes();
-      EXPECT_LT(after, before + (64 << 20)) << f.name << " size " << n << ": RSS " << before
-                                            << " -> " << after;
+      EXPECT_LT(after, before + (64 << 20))
+          << f.name << " size " << n << ": RSS " << before << " -> " << after;
     }
   }
 }
 
-size_t HugeSize() { return Opaque(SIZE_MAX / 2); }
+size_t HugeSize() {
+  return Opaque(SIZE_MAX / 2);
+}
 
 // Calls an allocation function and keeps its result (it is expected to
 // throw), so that EXPECT_THROW has a statement without a discarded result.
@@ -215,18 +217,18 @@ void NewAndDelete(F f) {
 TEST(NewDelete, ImpossibleSizesThrowBadAlloc) {
   EXPECT_THROW(NewAndDelete([] { return ::operator new(HugeSize()); }), std::bad_alloc);
   EXPECT_THROW(NewAndDelete([] { return ::operator new[](HugeSize()); }), std::bad_alloc);
-  EXPECT_THROW(NewAndDelete([] { return ::operator new(HugeSize(), std::align_val_t{64}); }),
+  EXPECT_THROW(NewAndDelete([] { return ::operator new (HugeSize(), std::align_val_t{64}); }),
                std::bad_alloc);
   EXPECT_THROW(NewAndDelete([] { return ::operator new[](HugeSize(), std::align_val_t{4096}); }),
                std::bad_alloc);
   EXPECT_THROW(NewAndDelete([] { return ::operator new(Opaque(SIZE_MAX)); }), std::bad_alloc);
   EXPECT_THROW(NewAndDelete([] {
-                 return ::operator new(Opaque(SIZE_MAX - 100), std::align_val_t{1 << 20});
+                 return ::operator new (Opaque(SIZE_MAX - 100), std::align_val_t{1 << 20});
                }),
                std::bad_alloc);
   EXPECT_EQ(::operator new(HugeSize(), std::nothrow), nullptr);
   EXPECT_EQ(::operator new[](HugeSize(), std::nothrow), nullptr);
-  EXPECT_EQ(::operator new(HugeSize(), std::align_val_t{64}, std::nothrow), nullptr);
+  EXPECT_EQ(::operator new (HugeSize(), std::align_val_t{64}, std::nothrow), nullptr);
   EXPECT_EQ(::operator new[](HugeSize(), std::align_val_t{64}, std::nothrow), nullptr);
   // Still fine afterwards.
   void* p = ::operator new(100);
@@ -254,7 +256,8 @@ TEST(NewHandler, CalledRepeatedlyThenBadAlloc) {
   const Case cases[] = {
       {"new", [] { ::operator delete(::operator new(HugeSize())); }},
       {"new[]", [] { ::operator delete[](::operator new[](HugeSize())); }},
-      {"aligned new", [] { ::operator delete(::operator new(HugeSize(), std::align_val_t{256})); }},
+      {"aligned new",
+       [] { ::operator delete(::operator new (HugeSize(), std::align_val_t{256})); }},
       {"aligned new[]",
        [] { ::operator delete[](::operator new[](HugeSize(), std::align_val_t{256})); }},
   };
@@ -313,7 +316,7 @@ TEST(NewHandler, NothrowFormsSwallowHandlerException) {
       {"new(nothrow)", [] { return ::operator new(HugeSize(), std::nothrow); }},
       {"new[](nothrow)", [] { return ::operator new[](HugeSize(), std::nothrow); }},
       {"new(align, nothrow)",
-       [] { return ::operator new(HugeSize(), std::align_val_t{64}, std::nothrow); }},
+       [] { return ::operator new (HugeSize(), std::align_val_t{64}, std::nothrow); }},
       {"new[](align, nothrow)",
        [] { return ::operator new[](HugeSize(), std::align_val_t{64}, std::nothrow); }},
   };
@@ -337,11 +340,10 @@ TEST(NewHandler, NotCalledWhenAllocationSucceeds) {
   std::set_new_handler(CountingHandler);
   for (size_t n : kSizes) {
     ::operator delete(::operator new(n));
-    ::operator delete(::operator new(n, std::align_val_t{1024}));
+    ::operator delete(::operator new (n, std::align_val_t{1024}));
   }
   EXPECT_EQ(g_handler_calls, 0);
 }
-
 
 // A handler that frees a reserve lets the retry succeed. Real exhaustion is
 // produced in a child process with RLIMIT_AS: the address-space limit leaves
@@ -404,8 +406,18 @@ TEST(NewHandler, HandlerFreeingReserveLetsRetrySucceed) {
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status)) << "child died with signal " << WTERMSIG(status);
-  const char* what[] = {"ok", "", "", "", "", "", "", "", "", "",
-                        "warm-up allocation failed", "setrlimit failed",
+  const char* what[] = {"ok",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "warm-up allocation failed",
+                        "setrlimit failed",
                         "256 MiB reserve allocation failed under the limit",
                         "setup error: 200 MiB fit beside the reserve (limit too loose)",
                         "operator new threw although the handler freed the 256 MiB reserve",

@@ -14,7 +14,9 @@ using namespace apitest;
 
 namespace {
 
-TEST(UsableSize, NullIsZero) { EXPECT_EQ(malloc_usable_size(nullptr), 0u); }
+TEST(UsableSize, NullIsZero) {
+  EXPECT_EQ(malloc_usable_size(nullptr), 0u);
+}
 
 // For every size of the sweep 0..64 MiB the usable size is at least the
 // request, stable, and the whole usable size can be written.
@@ -34,8 +36,8 @@ TEST(UsableSize, AtLeastRequestUpTo64MiB) {
 
 // Writing the whole usable size of a block does not damage its neighbours.
 TEST(UsableSize, WritingUsableTailDoesNotTouchNeighbours) {
-  for (size_t n : {size_t(1), size_t(13), size_t(24), size_t(100), size_t(1000),
-                   size_t(5000), size_t(40000), size_t(300000)}) {
+  for (size_t n : {size_t(1), size_t(13), size_t(24), size_t(100), size_t(1000), size_t(5000),
+                   size_t(40000), size_t(300000)}) {
     std::vector<unsigned char*> blocks;
     for (int i = 0; i < 64; ++i) {
       auto* p = static_cast<unsigned char*>(std::malloc(n));
@@ -72,9 +74,9 @@ TEST(UsableSize, OtherAllocationFunctions) {
     void* o = ::operator new(n);
     EXPECT_GE(malloc_usable_size(o), n);
     ::operator delete(o);
-    o = ::operator new(n, std::align_val_t{256});
+    o = ::operator new (n, std::align_val_t{256});
     EXPECT_GE(malloc_usable_size(o), n);
-    ::operator delete(o, std::align_val_t{256});
+    ::operator delete (o, std::align_val_t{256});
   }
 }
 

@@ -3,8 +3,8 @@
 #include <arenalloc/arenalloc.hpp>
 
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <list>

@@ -1,10 +1,10 @@
 // Shared helpers for the C and C++ API tests (tests/cxxapi/).
 #pragma once
 
-#include "rss.h"
 #include <arenalloc/arenalloc.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include "rss.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -86,7 +86,9 @@ inline std::vector<std::size_t> SizeSweep(std::size_t limit) {
 }
 
 // arenalloc_free_sized(p, n, flags).
-inline void FreeSized(void* p, std::size_t n, int flags) { arenalloc_free_sized(p, n, flags); }
+inline void FreeSized(void* p, std::size_t n, int flags) {
+  arenalloc_free_sized(p, n, flags);
+}
 
 // Sets one of arenalloc's options (arenalloc_option_set) for the scope, then restores it.
 class OptionScope {

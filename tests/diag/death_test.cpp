@@ -36,7 +36,9 @@ std::string Only(const std::string& line) {
   return "^" + line + " in thread [0-9]+\n(    #[0-9]+ [^\n]*\n)*$";
 }
 
-void Sink(void* p) { asm volatile("" : : "r"(p) : "memory"); }
+void Sink(void* p) {
+  asm volatile("" : : "r"(p) : "memory");
+}
 
 void NoCore() {
   struct rlimit r = {0, 0};
@@ -76,15 +78,14 @@ TEST_F(DiagDeath, DoubleDelete) {
 TEST_F(DiagDeath, FreeOfStackAddress) {
   char buf[32];
   EXPECT_EXIT(std::free(Hide(buf)), ::testing::KilledBySignal(SIGABRT),
-              Only("arenalloc: invalid free of " + Hex(buf) +
-                   " \\(not allocated by arenalloc\\)"));
+              Only("arenalloc: invalid free of " + Hex(buf) + " \\(not allocated by arenalloc\\)"));
 }
 
 TEST_F(DiagDeath, FreeOfInteriorPointer) {
   char* p = static_cast<char*>(std::malloc(64));
-  EXPECT_EXIT(std::free(Hide(p + 16)), ::testing::KilledBySignal(SIGABRT),
-              Only("arenalloc: invalid free of " + Hex(p + 16) +
-                   " \\(not the start of a block\\)"));
+  EXPECT_EXIT(
+      std::free(Hide(p + 16)), ::testing::KilledBySignal(SIGABRT),
+      Only("arenalloc: invalid free of " + Hex(p + 16) + " \\(not the start of a block\\)"));
   std::free(p);
 }
 

@@ -48,8 +48,12 @@ static void kv_p(const char* key, const void* p) {
   emit(buf);
 }
 
-static unsigned long long gettid_(void) { return (unsigned long long)syscall(SYS_gettid); }
-static void kv_tid(const char* key) { kv_u(key, gettid_()); }
+static unsigned long long gettid_(void) {
+  return (unsigned long long)syscall(SYS_gettid);
+}
+static void kv_tid(const char* key) {
+  kv_u(key, gettid_());
+}
 
 /* Hides a pointer's origin from the optimiser (no -Wfree-nonheap-object, no elided calls). */
 static void* hide(void* p) {
@@ -104,13 +108,13 @@ static int cmp_ptr(const void* a, const void* b) {
 /* Allocates n blocks of `size`, counts addresses handed out twice, frees them. The array is an
  * mmap of its own so it takes nothing from the heap under test. */
 static unsigned long long dups_after(size_t size, size_t n) {
-  uintptr_t* v = mmap(NULL, n * sizeof *v, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                      -1, 0);
+  uintptr_t* v =
+      mmap(NULL, n * sizeof *v, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (v == MAP_FAILED) return 9999;
   for (size_t i = 0; i < n; ++i) v[i] = (uintptr_t)malloc(size);
   unsigned long long dups = 0;
-  uintptr_t* sorted = mmap(NULL, n * sizeof *v, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  uintptr_t* sorted =
+      mmap(NULL, n * sizeof *v, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   memcpy(sorted, v, n * sizeof *v);
   qsort(sorted, n, sizeof *sorted, cmp_ptr);
   for (size_t i = 1; i < n; ++i) dups += sorted[i] == sorted[i - 1] && sorted[i] != 0;
@@ -396,9 +400,15 @@ static int sized_wrong(size_t alloc_size, size_t freed_size) {
   after(alloc_size);
   return 0;
 }
-static int sized_wrong_big(void) { return sized_wrong(48, 200); }
-static int sized_wrong_small(void) { return sized_wrong(100, 8); }
-static int sized_wrong_large(void) { return sized_wrong(300000, 100000); }
+static int sized_wrong_big(void) {
+  return sized_wrong(48, 200);
+}
+static int sized_wrong_small(void) {
+  return sized_wrong(100, 8);
+}
+static int sized_wrong_large(void) {
+  return sized_wrong(300000, 100000);
+}
 
 /* Every right size is accepted silently. */
 static int sized_right(void) {
@@ -409,7 +419,7 @@ static int sized_right(void) {
     p = calloc(1, n);
     fs(p, n);
   }
-  static const size_t big[] = {8193,   16384,  65536,    65537,     131072,
+  static const size_t big[] = {8193,   16384,  65536,    65537,    131072,
                                131073, 200000, 1u << 20, 5u << 20, 40u << 20};
   for (size_t i = 0; i < sizeof big / sizeof big[0]; ++i) {
     void* p = malloc(big[i]);
@@ -463,9 +473,7 @@ static int aligned_sized_wrong(void) {
 
 /* ---- private heaps ---- */
 
-static struct {
-  char bytes[4096];
-} g_fake_heap;
+static struct { char bytes[4096]; } g_fake_heap;
 
 static int heap_handle(void* h) {
   kv_p("ptr", h);
@@ -478,7 +486,9 @@ static int heap_handle(void* h) {
   return 0;
 }
 
-static int bad_heap(void) { return heap_handle(&g_fake_heap); }
+static int bad_heap(void) {
+  return heap_handle(&g_fake_heap);
+}
 
 static int destroyed_heap(void) {
   void* h = HEAP_CREATE();
@@ -537,8 +547,12 @@ static int uaf_link(size_t size, int words, void* target, size_t span) {
   return alloc_until_hijacked(size, target, span, keep);
 }
 
-static int uaf_link_global(void) { return uaf_link(48, 2, g_target, sizeof g_target); }
-static int uaf_link_one_word(void) { return uaf_link(48, 1, g_target, sizeof g_target); }
+static int uaf_link_global(void) {
+  return uaf_link(48, 2, g_target, sizeof g_target);
+}
+static int uaf_link_one_word(void) {
+  return uaf_link(48, 1, g_target, sizeof g_target);
+}
 /* Two blocks freed by another thread (onto the page's remote list, the second linking to the
  * first); then the second's link is overwritten. The owner must not follow it when it collects
  * the remote frees. */
@@ -598,8 +612,12 @@ static int run_past_end(size_t n) {
   emit("survived=1\n");
   return 0;
 }
-static int overflow_large_guard(void) { return run_past_end(200 * 1024); }
-static int overflow_huge_guard(void) { return run_past_end(40u << 20); }
+static int overflow_large_guard(void) {
+  return run_past_end(200 * 1024);
+}
+static int overflow_huge_guard(void) {
+  return run_past_end(40u << 20);
+}
 
 static int overflow_huge(void) {
   size_t n = (40u << 20) + 3;
@@ -955,7 +973,9 @@ static int huge_overflow(size_t n) {
   emit("survived=1\n");
   return 0;
 }
-static int huge_overflow_40m(void) { return huge_overflow(40u << 20); }
+static int huge_overflow_40m(void) {
+  return huge_overflow(40u << 20);
+}
 
 /* A huge block, then small mappings until one lands right after it (where the kernel puts the
  * next mapping below the previous ones), then one byte past the block's usable end. With a guard
@@ -977,7 +997,9 @@ static int huge_overflow_neighbour(void) {
   emit("survived=1\n");
   return 0;
 }
-static int huge_overflow_1m(void) { return huge_overflow(1u << 20); } /* with mmap_threshold */
+static int huge_overflow_1m(void) {
+  return huge_overflow(1u << 20);
+} /* with mmap_threshold */
 
 /* ---- reports with the address space exhausted ---- */
 

@@ -32,7 +32,9 @@ void Ptr(const char* key, const void* p) {
   Emit(buf);
 }
 
-void Tid() { Emit("tid=" + std::to_string(syscall(SYS_gettid)) + "\n"); }
+void Tid() {
+  Emit("tid=" + std::to_string(syscall(SYS_gettid)) + "\n");
+}
 
 template <class T>
 T* Hide(T* p) {
@@ -117,8 +119,8 @@ int SizedDeleteRight() {
     for (size_t n = 1; n < 5000; n += 7) {
       void* p = ::operator new(n);
       ::operator delete(p, n);
-      p = ::operator new(n, std::align_val_t{256});
-      ::operator delete(p, n, std::align_val_t{256});
+      p = ::operator new (n, std::align_val_t{256});
+      ::operator delete (p, n, std::align_val_t{256});
     }
     std::string s;
     for (int i = 0; i < 100000; ++i) s += static_cast<char>('a' + i % 26);
@@ -138,7 +140,8 @@ int main(int argc, char** argv) {
   if (s == "sized_delete_wrong") return SizedDeleteWrong();
   if (s == "sized_delete_explicit_wrong") return SizedDeleteExplicitWrong();
   if (s == "sized_delete_right") return SizedDeleteRight();
-  Emit("usage: diag_cxx_child delete_twice | delete_array_twice | sized_delete_wrong | "
-       "sized_delete_explicit_wrong | sized_delete_right\n");
+  Emit(
+      "usage: diag_cxx_child delete_twice | delete_array_twice | sized_delete_wrong | "
+      "sized_delete_explicit_wrong | sized_delete_right\n");
   return 2;
 }

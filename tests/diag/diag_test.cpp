@@ -25,8 +25,12 @@ namespace {
 
 enum class How { kLinked, kPreload };  // linked to libarenalloc.so, or LD_PRELOAD of it
 
-const char* HowName(How how) { return how == How::kLinked ? "linked" : "preload"; }
-void PrintTo(How how, std::ostream* os) { *os << HowName(how); }
+const char* HowName(How how) {
+  return how == How::kLinked ? "linked" : "preload";
+}
+void PrintTo(How how, std::ostream* os) {
+  *os << HowName(how);
+}
 
 Result RunChild(How how, const std::string& scenario, Env env = {}) {
   std::string program = how == How::kLinked ? DIAG_CHILD_LINKED : DIAG_CHILD_PLAIN;
@@ -66,8 +70,8 @@ std::string InvalidHeap(const std::string& ptr, const std::string& tid) {
 }
 std::string Overflow(const std::string& ptr, size_t size, size_t at, const std::string& tid) {
   return "arenalloc: heap overflow: " + ptr + " (" + std::to_string(size) +
-         "-byte block) was written past its end, at byte " + std::to_string(at) +
-         ", in thread " + tid + "\n";
+         "-byte block) was written past its end, at byte " + std::to_string(at) + ", in thread " +
+         tid + "\n";
 }
 
 const char kNotOurs[] = "not allocated by arenalloc";
@@ -97,8 +101,12 @@ struct Case {
   After after;            // results of the bad calls (when the program goes on)
 };
 
-std::string Ptr(const Result& r) { return r.Str("ptr"); }
-std::string Tid(const Result& r) { return r.Str("tid"); }
+std::string Ptr(const Result& r) {
+  return r.Str("ptr");
+}
+std::string Tid(const Result& r) {
+  return r.Str("tid");
+}
 
 const std::vector<Case>& AlwaysOnCases() {
   static const std::vector<Case> cases = {
@@ -108,8 +116,7 @@ const std::vector<Case>& AlwaysOnCases() {
       // Another thread freed it (correctly); then the owner frees it again.
       {"double_free_owner_after_remote",
        [](const Result& r) { return DoubleFree(Ptr(r), 48, r.Str("main_tid")); }},
-      {"double_free_remote_twice",
-       [](const Result& r) { return DoubleFree(Ptr(r), 48, Tid(r)); }},
+      {"double_free_remote_twice", [](const Result& r) { return DoubleFree(Ptr(r), 48, Tid(r)); }},
       // Its page went back to the arena before the second free.
       {"double_free_page_returned",
        [](const Result& r) { return InvalidFree(Ptr(r), kNotAllocated, Tid(r)); }},
@@ -127,24 +134,39 @@ const std::vector<Case>& AlwaysOnCases() {
        [](const Result& r) { return InvalidFree(Ptr(r), kNotStart, Tid(r)); }},
       {"free_wild_in_segment",
        [](const Result& r) { return InvalidFree(Ptr(r), kNotAllocated, Tid(r)); }},
-      {"free_high_alias",
-       [](const Result& r) { return InvalidFree(Ptr(r), kNotStart, Tid(r)); }},
-      {"realloc_stack", [](const Result& r) { return InvalidFree(Ptr(r), kRealloc, Tid(r)); }, 1,
+      {"free_high_alias", [](const Result& r) { return InvalidFree(Ptr(r), kNotStart, Tid(r)); }},
+      {"realloc_stack",
+       [](const Result& r) { return InvalidFree(Ptr(r), kRealloc, Tid(r)); },
+       1,
        {{"result", "0x0"}}},
-      {"realloc_interior", [](const Result& r) { return InvalidFree(Ptr(r), kRealloc, Tid(r)); },
-       1, {{"result", "0x0"}}},
-      {"realloc_freed", [](const Result& r) { return InvalidFree(Ptr(r), kRealloc, Tid(r)); }, 1,
+      {"realloc_interior",
+       [](const Result& r) { return InvalidFree(Ptr(r), kRealloc, Tid(r)); },
+       1,
        {{"result", "0x0"}}},
-      {"usable_stack", [](const Result& r) { return InvalidFree(Ptr(r), kUsable, Tid(r)); }, 1,
+      {"realloc_freed",
+       [](const Result& r) { return InvalidFree(Ptr(r), kRealloc, Tid(r)); },
+       1,
+       {{"result", "0x0"}}},
+      {"usable_stack",
+       [](const Result& r) { return InvalidFree(Ptr(r), kUsable, Tid(r)); },
+       1,
        {{"result", "0"}}},
-      {"usable_interior", [](const Result& r) { return InvalidFree(Ptr(r), kUsable, Tid(r)); }, 1,
+      {"usable_interior",
+       [](const Result& r) { return InvalidFree(Ptr(r), kUsable, Tid(r)); },
+       1,
        {{"result", "0"}}},
-      {"usable_freed", [](const Result& r) { return InvalidFree(Ptr(r), kUsable, Tid(r)); }, 1,
+      {"usable_freed",
+       [](const Result& r) { return InvalidFree(Ptr(r), kUsable, Tid(r)); },
+       1,
        {{"result", "0"}}},
-      {"resize_stack", [](const Result& r) { return InvalidFree(Ptr(r), kResize, Tid(r)); }, 1,
+      {"resize_stack",
+       [](const Result& r) { return InvalidFree(Ptr(r), kResize, Tid(r)); },
+       1,
        {{"result", "0"}}},
-      {"ext_usable_stack", [](const Result& r) { return InvalidFree(Ptr(r), kUsable, Tid(r)); },
-       1, {{"result", "0"}}},
+      {"ext_usable_stack",
+       [](const Result& r) { return InvalidFree(Ptr(r), kUsable, Tid(r)); },
+       1,
+       {{"result", "0"}}},
       {"sized_wrong_big", [](const Result& r) { return SizeMismatch(Ptr(r), 200, 48, Tid(r)); }},
       {"sized_wrong_small", [](const Result& r) { return SizeMismatch(Ptr(r), 8, 112, Tid(r)); }},
       {"sized_wrong_large",
@@ -152,9 +174,13 @@ const std::vector<Case>& AlwaysOnCases() {
       // free_aligned_sized with the wrong alignment (16 instead of 4096).
       {"aligned_sized_wrong",
        [](const Result& r) { return SizeMismatch(Ptr(r), 100, 4096, Tid(r)); }},
-      {"bad_heap", [](const Result& r) { return InvalidHeap(Ptr(r), Tid(r)); }, 1,
+      {"bad_heap",
+       [](const Result& r) { return InvalidHeap(Ptr(r), Tid(r)); },
+       1,
        {{"result", "0x0"}, {"errno_einval", "1"}}},
-      {"destroyed_heap", [](const Result& r) { return InvalidHeap(Ptr(r), Tid(r)); }, 1,
+      {"destroyed_heap",
+       [](const Result& r) { return InvalidHeap(Ptr(r), Tid(r)); },
+       1,
        {{"result", "0x0"}, {"errno_einval", "1"}}},
       // arenalloc_heap_malloc, _free, _reset and _destroy with a bad handle.
       {"bad_heap_all_calls", [](const Result& r) { return InvalidHeap(Ptr(r), Tid(r)); }, 4},
@@ -166,7 +192,9 @@ enum class OnError { kAbort, kWarn, kIgnore };
 const char* OnErrorName(OnError e) {
   return e == OnError::kAbort ? "abort" : e == OnError::kWarn ? "warn" : "ignore";
 }
-void PrintTo(OnError e, std::ostream* os) { *os << OnErrorName(e); }
+void PrintTo(OnError e, std::ostream* os) {
+  *os << OnErrorName(e);
+}
 
 using Param = std::tuple<size_t, How, OnError>;
 
@@ -215,15 +243,16 @@ std::vector<size_t> CaseIndices() {
   return v;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Diag, AlwaysOn,
-    ::testing::Combine(::testing::ValuesIn(CaseIndices()),
-                       ::testing::Values(How::kLinked, How::kPreload),
-                       ::testing::Values(OnError::kAbort, OnError::kWarn, OnError::kIgnore)),
-    [](const ::testing::TestParamInfo<Param>& info) {
-      return std::string(AlwaysOnCases()[std::get<0>(info.param)].scenario) + "_" +
-             HowName(std::get<1>(info.param)) + "_" + OnErrorName(std::get<2>(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(Diag, AlwaysOn,
+                         ::testing::Combine(::testing::ValuesIn(CaseIndices()),
+                                            ::testing::Values(How::kLinked, How::kPreload),
+                                            ::testing::Values(OnError::kAbort, OnError::kWarn,
+                                                              OnError::kIgnore)),
+                         [](const ::testing::TestParamInfo<Param>& info) {
+                           return std::string(AlwaysOnCases()[std::get<0>(info.param)].scenario) +
+                                  "_" + HowName(std::get<1>(info.param)) + "_" +
+                                  OnErrorName(std::get<2>(info.param));
+                         });
 
 // ---- sized frees that are right: never reported ----
 
@@ -400,9 +429,8 @@ TEST_P(Both, DebugDoubleFree) {
     Result r = RunChild(GetParam(), s, kDebug);
     EXPECT_TRUE(r.Killed(SIGABRT)) << s << "\n" << r.Describe();
     std::string tid = r.Has("main_tid") ? r.Str("main_tid") : Tid(r);
-    EXPECT_TRUE(StderrMatches(
-        r, "arenalloc: double free of " + Ptr(r) + " \\([0-9]+-byte block\\) in thread " + tid +
-               "\n"))
+    EXPECT_TRUE(StderrMatches(r, "arenalloc: double free of " + Ptr(r) +
+                                     " \\([0-9]+-byte block\\) in thread " + tid + "\n"))
         << s;
   }
 }
@@ -624,8 +652,8 @@ struct Valgrind {
   }
 };
 
-#define SKIP_WITHOUT_VALGRIND(vg)                              \
-  do {                                                         \
+#define SKIP_WITHOUT_VALGRIND(vg)                                \
+  do {                                                           \
     if (!(vg).Missing().empty()) GTEST_SKIP() << (vg).Missing(); \
   } while (0)
 
@@ -677,9 +705,10 @@ TEST(ValgrindClientRequests, ReadOfFreedMemory) {
   SKIP_WITHOUT_VALGRIND(vg);
   Result r = vg.Run("read_freed", kKeepArenalloc);
   ExpectReadOfFreedFound(r);
-  EXPECT_NE(r.err.find("free (in " ), std::string::npos) << r.Describe();
+  EXPECT_NE(r.err.find("free (in "), std::string::npos) << r.Describe();
   EXPECT_NE(r.err.find("libarenalloc"), std::string::npos)
-      << "arenalloc's free must be the one that ran\n" << r.Describe();
+      << "arenalloc's free must be the one that ran\n"
+      << r.Describe();
 }
 
 TEST(ValgrindClientRequests, LeakIsDefinitelyLost) {

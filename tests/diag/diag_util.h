@@ -27,7 +27,7 @@ struct Result {
   bool timed_out = false;
   std::string out, err;
   std::multimap<std::string, std::string> kv;  // "key=value" lines of stdout
-  int backtrace_frames = 0;                     // backtrace lines that followed reports
+  int backtrace_frames = 0;                    // backtrace lines that followed reports
 
   bool Exited(int code) const { return signal == 0 && !timed_out && exit_code == code; }
   bool Killed(int sig) const { return signal == sig; }
@@ -42,7 +42,7 @@ struct Result {
     return it == kv.end() ? ~uint64_t{0} : std::strtoull(it->second.c_str(), nullptr, 0);
   }
   std::string Describe() const {
-    std::string status = timed_out ? "timed out"
+    std::string status = timed_out     ? "timed out"
                          : signal != 0 ? "killed by signal " + std::to_string(signal) + " (" +
                                              strsignal(signal) + ")"
                                        : "exit status " + std::to_string(exit_code);
@@ -82,8 +82,10 @@ inline Result Run(const std::vector<std::string>& argv, const Env& env, int time
     size_t end = run.err.find('\n', pos);
     end = end == std::string::npos ? run.err.size() : end + 1;
     std::string line = run.err.substr(pos, end - pos);
-    if (line.rfind("    #", 0) == 0) ++r.backtrace_frames;
-    else r.err += line;
+    if (line.rfind("    #", 0) == 0)
+      ++r.backtrace_frames;
+    else
+      r.err += line;
     pos = end;
   }
   for (const std::string& line : Lines(r.out)) {

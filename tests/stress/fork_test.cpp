@@ -111,12 +111,24 @@ std::string DescribeStatus(int status) {
   if (WIFEXITED(status)) {
     const char* what = "";
     switch (WEXITSTATUS(status)) {
-      case kInheritedCorrupt: what = " (block inherited from the parent corrupted)"; break;
-      case kAllocFailed: what = " (allocation failed)"; break;
-      case kContentsLost: what = " (contents lost)"; break;
-      case kCallocDirty: what = " (calloc returned dirty memory)"; break;
-      case kThreadCreate: what = " (pthread_create failed)"; break;
-      case kThreadFailed: what = " (allocation in a child thread failed)"; break;
+      case kInheritedCorrupt:
+        what = " (block inherited from the parent corrupted)";
+        break;
+      case kAllocFailed:
+        what = " (allocation failed)";
+        break;
+      case kContentsLost:
+        what = " (contents lost)";
+        break;
+      case kCallocDirty:
+        what = " (calloc returned dirty memory)";
+        break;
+      case kThreadCreate:
+        what = " (pthread_create failed)";
+        break;
+      case kThreadFailed:
+        what = " (allocation in a child thread failed)";
+        break;
     }
     std::snprintf(buf, sizeof buf, "exit code %d%s", WEXITSTATUS(status), what);
   } else if (WIFSIGNALED(status)) {
@@ -210,7 +222,8 @@ TEST(Fork, WhileOtherThreadsAllocate) {
   std::printf("fork: %d forks, %zu background operations, %.2f s\n", kForks, bg_ops.load(), secs);
   EXPECT_FALSE(bg_failed.load()) << bg_msg;
   if (!failures.empty()) {
-    ADD_FAILURE() << failures.size() << " of " << kForks << " children failed, first: " << failures[0];
+    ADD_FAILURE() << failures.size() << " of " << kForks
+                  << " children failed, first: " << failures[0];
   }
 }
 

@@ -209,7 +209,9 @@ inline void ReleaseBlock(Rng& r, void* p, const BlockInfo& bi) {
 
 using testcommon::RssBytes;  // tests/common/rss.h
 
-inline double MiB(size_t bytes) { return double(bytes) / (1024.0 * 1024.0); }
+inline double MiB(size_t bytes) {
+  return double(bytes) / (1024.0 * 1024.0);
+}
 
 // Kills the process with a message if a test runs longer than its limit, so
 // that a deadlock fails instead of hanging. Uses SIGALRM (async-signal-safe

@@ -45,7 +45,8 @@ struct Collector {
     for (;;) {
       {
         std::unique_lock<std::mutex> lk(mu);
-        cv.wait_for(lk, std::chrono::milliseconds(5), [&] { return stop || pending.size() >= 256; });
+        cv.wait_for(lk, std::chrono::milliseconds(5),
+                    [&] { return stop || pending.size() >= 256; });
         work.swap(pending);
         if (stop && work.empty()) return;
       }
@@ -149,12 +150,13 @@ TEST(ThreadChurn, RssStaysBoundedAndDoesNotGrow) {
     collector.cv.notify_one();
   }
   collector_thread.join();
-  std::printf("thread churn: %d threads in %.2f s, then %d in %.2f s; RSS %.1f -> %.1f -> %.1f MiB\n",
-              kRound1, t1, kRound2, t2, MiB(rss0), MiB(rss1), MiB(rss2));
+  std::printf(
+      "thread churn: %d threads in %.2f s, then %d in %.2f s; RSS %.1f -> %.1f -> %.1f MiB\n",
+      kRound1, t1, kRound2, t2, MiB(rss0), MiB(rss1), MiB(rss2));
   EXPECT_FALSE(g_thread_failed.load()) << "a short-lived thread found a corrupted block";
   EXPECT_FALSE(collector.failed.load()) << collector.why;
-  EXPECT_LT(rss1, rss0 + (32 << 20)) << "RSS grew by " << MiB(rss1 - rss0) << " MiB over "
-                                     << kRound1 << " threads";
+  EXPECT_LT(rss1, rss0 + (32 << 20))
+      << "RSS grew by " << MiB(rss1 - rss0) << " MiB over " << kRound1 << " threads";
   EXPECT_LT(rss2, rss1 + (8 << 20)) << "second round grew RSS by " << MiB(rss2 - rss1) << " MiB";
 }
 

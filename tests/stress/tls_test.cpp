@@ -130,7 +130,6 @@ void* ThreadBody(void* arg) {
   return nullptr;
 }
 
-
 void RunThreads(int count, int concurrency) {
   for (int done = 0; done < count;) {
     std::vector<pthread_t> ths;
@@ -162,16 +161,16 @@ TEST(ThreadExit, DestructorsAllocateAndFree) {
   size_t rss2 = RssBytes();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("thread exit: %d tls dtors, %d+%d key dtors, RSS %.1f -> %.1f MiB, %.2f s\n",
-              g_tls_dtor_calls.load(), g_key_dtor_calls.load(), g_key2_dtor_calls.load(),
-              MiB(rss1), MiB(rss2), secs);
+              g_tls_dtor_calls.load(), g_key_dtor_calls.load(), g_key2_dtor_calls.load(), MiB(rss1),
+              MiB(rss2), secs);
   EXPECT_EQ(g_errors.load(), 0);
   // 3000 threads in 4 modes of 750: modes 0 and 1 run the thread_local destructor.
   EXPECT_EQ(g_tls_dtor_calls.load(), 1500);
   // Modes 0 and 2 set the key; each destructor re-arms twice: 3 calls per thread.
   EXPECT_EQ(g_key_dtor_calls.load(), 1500 * 3);
   EXPECT_EQ(g_key2_dtor_calls.load(), 750);
-  EXPECT_LT(rss2, rss1 + (16 << 20)) << "RSS grew by " << MiB(rss2 - rss1)
-                                      << " MiB over 2400 threads with allocating destructors";
+  EXPECT_LT(rss2, rss1 + (16 << 20))
+      << "RSS grew by " << MiB(rss2 - rss1) << " MiB over 2400 threads with allocating destructors";
   {
     std::lock_guard<std::mutex> lk(g_mu);
     EXPECT_TRUE(g_handed.empty());

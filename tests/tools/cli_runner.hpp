@@ -56,8 +56,10 @@ inline Result run(const std::vector<std::string>& argv, const std::vector<std::s
     for (const std::string& kv : env) {
       const std::size_t eq = kv.find('=');
       const std::string name = kv.substr(0, eq), value = kv.substr(eq + 1);
-      if (value.empty()) unsetenv(name.c_str());
-      else setenv(name.c_str(), value.c_str(), 1);
+      if (value.empty())
+        unsetenv(name.c_str());
+      else
+        setenv(name.c_str(), value.c_str(), 1);
     }
     std::vector<char*> a;
     for (const std::string& s : argv) a.push_back(const_cast<char*>(s.c_str()));

@@ -47,7 +47,8 @@ class Parser {
     throw std::runtime_error("JSON: " + what + " at offset " + std::to_string(i_));
   }
   void ws() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r')) ++i_;
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r'))
+      ++i_;
   }
   bool eat(const char* lit) {
     const std::size_t n = std::char_traits<char>::length(lit);
@@ -67,11 +68,21 @@ class Parser {
         if (i_ >= s_.size()) fail("bad escape");
         const char e = s_[i_++];
         switch (e) {
-          case 'n': out += '\n'; break;
-          case 't': out += '\t'; break;
-          case 'r': out += '\r'; break;
-          case 'b': out += '\b'; break;
-          case 'f': out += '\f'; break;
+          case 'n':
+            out += '\n';
+            break;
+          case 't':
+            out += '\t';
+            break;
+          case 'r':
+            out += '\r';
+            break;
+          case 'b':
+            out += '\b';
+            break;
+          case 'f':
+            out += '\f';
+            break;
           case 'u': {
             if (i_ + 4 > s_.size()) fail("bad \\u escape");
             const long cp = std::strtol(s_.substr(i_, 4).c_str(), nullptr, 16);
@@ -79,7 +90,8 @@ class Parser {
             out += cp < 0x80 ? static_cast<char>(cp) : '?';
             break;
           }
-          default: out += e;
+          default:
+            out += e;
         }
       } else {
         if (static_cast<unsigned char>(c) < 0x20) fail("control character in string");
@@ -151,6 +163,8 @@ class Parser {
   std::size_t i_ = 0;
 };
 
-inline Value parse(const std::string& s) { return Parser(s).parse(); }
+inline Value parse(const std::string& s) {
+  return Parser(s).parse();
+}
 
 }  // namespace mini_json

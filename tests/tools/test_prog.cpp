@@ -24,7 +24,8 @@ static bool preloaded() {
 
 static int ok() {
   std::vector<std::string> v;
-  for (int i = 0; i < 10000; ++i) v.push_back(std::string(static_cast<std::size_t>(i % 200 + 1), 'x'));
+  for (int i = 0; i < 10000; ++i)
+    v.push_back(std::string(static_cast<std::size_t>(i % 200 + 1), 'x'));
   std::size_t total = 0;
   for (const auto& s : v) total += s.size();
   if (total != 1005000) {

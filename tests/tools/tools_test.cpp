@@ -56,7 +56,8 @@ bool process_gone(int pid) {
   std::string s;
   std::getline(st, s);
   const std::size_t paren = s.rfind(')');
-  return paren == std::string::npos || (paren + 2 < s.size() && (s[paren + 2] == 'Z' || s[paren + 2] == 'X'));
+  return paren == std::string::npos ||
+         (paren + 2 < s.size() && (s[paren + 2] == 'Z' || s[paren + 2] == 'X'));
 }
 
 }  // namespace
@@ -104,8 +105,9 @@ TEST(Errors, MissingProgram) {
 TEST(Errors, UnreadableLibrary) {
   expect_one_line_error(tool({"run", "--lib", "/nonexistent/libx.so", "--", kProg}),
                         "/nonexistent/libx.so");
-  expect_one_line_error(tool({"run", "--", kProg}, {"LD_PRELOAD=", "ARENALLOC_LIB=/nonexistent/liby.so"}),
-                        "/nonexistent/liby.so");
+  expect_one_line_error(
+      tool({"run", "--", kProg}, {"LD_PRELOAD=", "ARENALLOC_LIB=/nonexistent/liby.so"}),
+      "/nonexistent/liby.so");
   const std::string text = tools_test::temp_path("notelf");
   std::ofstream(text) << "not a library\n";
   expect_one_line_error(tool({"run", "--lib", text, "--", kProg}), "not an ELF");
@@ -120,7 +122,8 @@ TEST(Run, PreloadsKeepsExistingPreloadAndStats) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("LD_PRELOAD=" + kNoop + "\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("ARENALLOC_STATS=1"), std::string::npos) << r.out;
-  r = tool({"--lib", kNoop, "run", "--", kProg, "print-env"}, {"LD_PRELOAD=" + kNoop, "ARENALLOC_LIB="});
+  r = tool({"--lib", kNoop, "run", "--", kProg, "print-env"},
+           {"LD_PRELOAD=" + kNoop, "ARENALLOC_LIB="});
   EXPECT_NE(r.out.find("LD_PRELOAD=" + kNoop + ":" + kNoop), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("ARENALLOC_STATS=\n"), std::string::npos) << r.out;
   r = tool({"stats", "--lib", kNoop, "--", kProg, "print-env"});
@@ -140,8 +143,8 @@ TEST(Run, ExitStatusIsTheProgramsOwn) {
 
 TEST(Compare, TwoAllocatorsJsonAndHtml) {
   const std::string json = tools_test::temp_path("json"), html = tools_test::temp_path("html");
-  Result r = tool({"compare", "--allocators", kPair, "--runs", "3", "--warmup", "1", "--json",
-                   json, "--html", html, "--", kProg, "ok"});
+  Result r = tool({"compare", "--allocators", kPair, "--runs", "3", "--warmup", "1", "--json", json,
+                   "--html", html, "--", kProg, "ok"});
   ASSERT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("glibc"), std::string::npos);
   EXPECT_NE(r.out.find(kSecondName), std::string::npos);
@@ -191,8 +194,8 @@ TEST(Compare, TwoAllocatorsJsonAndHtml) {
 
 TEST(Compare, CrashUnderOneAllocatorIsReportedOthersMeasured) {
   const std::string json = tools_test::temp_path("json");
-  Result r = tool({"compare", "--allocators", kPair, "--runs", "2", "--warmup", "0", "--json",
-                   json, "--", kProg, "crash-preloaded"});
+  Result r = tool({"compare", "--allocators", kPair, "--runs", "2", "--warmup", "0", "--json", json,
+                   "--", kProg, "crash-preloaded"});
   EXPECT_EQ(r.status, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("CRASH SIGSEGV"), std::string::npos) << r.out;
   const auto j = read_json(json);
@@ -233,15 +236,15 @@ TEST(Compare, HangIsKilledAtTimeout) {
 }
 
 TEST(Compare, NonZeroExitIsAFailure) {
-  Result r = tool({"compare", "--allocators", "glibc", "--runs", "1", "--warmup", "0", "--", kProg,
-                   "exit3"});
+  Result r = tool(
+      {"compare", "--allocators", "glibc", "--runs", "1", "--warmup", "0", "--", kProg, "exit3"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("EXIT 3"), std::string::npos) << r.out;
 }
 
 TEST(Compare, CustomLibraryAndMissingPeersNote) {
-  Result r = tool({"compare", "--allocators", "glibc,noop=" + kNoop, "--runs", "1", "--warmup",
-                   "0", "--", kProg, "ok"});
+  Result r = tool({"compare", "--allocators", "glibc,noop=" + kNoop, "--runs", "1", "--warmup", "0",
+                   "--", kProg, "ok"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("noop"), std::string::npos);
 }

@@ -22,14 +22,15 @@ using namespace tuning;
 namespace {
 
 // The options these tests know; the library may have more (all are listed in the stats JSON).
-const char* const kOptionNames[] = {"arena_max",   "arena_test", "mmap_threshold", "mmap_max",
-                                    "trim_threshold", "top_pad", "perturb",        "purge_delay",
-                                    "purge_method", "brk",       "huge_pages",     "on_error",
+const char* const kOptionNames[] = {"arena_max",      "arena_test", "mmap_threshold", "mmap_max",
+                                    "trim_threshold", "top_pad",    "perturb",        "purge_delay",
+                                    "purge_method",   "brk",        "huge_pages",     "on_error",
                                     "stats"};
 
 std::string Get(const char* name) {
   char buf[64];
-  if (arenalloc_option_get(name, buf, sizeof(buf)) != 0) return "<error " + std::to_string(errno) + ">";
+  if (arenalloc_option_get(name, buf, sizeof(buf)) != 0)
+    return "<error " + std::to_string(errno) + ">";
   return buf;
 }
 
@@ -328,7 +329,8 @@ TEST_F(Tuning, OptionSetThenGetRoundTrips) {
 TEST_F(Tuning, OptionGetValueIsAcceptedBySet) {
   for (const std::string& n : AllOptionNames()) {
     std::string v = Get(n.c_str());
-    EXPECT_EQ(arenalloc_option_set(n.c_str(), v.c_str()), 0) << n << "=" << v << " (as returned by get)";
+    EXPECT_EQ(arenalloc_option_set(n.c_str(), v.c_str()), 0)
+        << n << "=" << v << " (as returned by get)";
   }
 }
 
@@ -353,11 +355,10 @@ TEST_F(Tuning, OptionUnknownNameIsEinval) {
 
 TEST_F(Tuning, OptionBadValueIsEinvalAndKeepsTheOldValue) {
   ASSERT_EQ(arenalloc_option_set("purge_delay", "77"), 0);
-  const char* const kBad[][2] = {{"purge_delay", "x"},         {"purge_delay", "-5"},
-                                 {"purge_delay", "3600001"},   {"purge_delay", ""},
-                                 {"purge_delay", "5q"},        {"purge_delay", "99999999999999999999"},
-                                 {"purge_method", "sometimes"}, {"perturb", "256"},
-                                 {"arena_max", "129"}};
+  const char* const kBad[][2] = {
+      {"purge_delay", "x"},          {"purge_delay", "-5"}, {"purge_delay", "3600001"},
+      {"purge_delay", ""},           {"purge_delay", "5q"}, {"purge_delay", "99999999999999999999"},
+      {"purge_method", "sometimes"}, {"perturb", "256"},    {"arena_max", "129"}};
   for (const auto& b : kBad) {
     std::string old = Get(b[0]);
     testing::internal::CaptureStderr();
@@ -427,7 +428,8 @@ TEST_F(Tuning, StatsJsonIsValidWithTheDocumentedKeys) {
   ASSERT_EQ(classes->type, Json::kArray);
   ASSERT_GE(classes->items.size(), 1u);
   for (const Json& c : classes->items)
-    for (const char* k : {"size", "pages", "blocks_in_use", "blocks_free"}) EXPECT_NE(c.Get(k), nullptr) << k;
+    for (const char* k : {"size", "pages", "blocks_in_use", "blocks_free"})
+      EXPECT_NE(c.Get(k), nullptr) << k;
   const Json* opts = j.Get("options");
   ASSERT_NE(opts, nullptr);
   ASSERT_EQ(opts->type, Json::kObject);
@@ -468,9 +470,10 @@ TEST_F(Tuning, StatsJsonParsesWithPython) {
   ASSERT_NE(f, nullptr);
   fputs(buf.c_str(), f);
   fclose(f);
-  Result r = RunProgram({"/usr/bin/env", "python3", "-c",
-                  "import json,sys; d=json.load(open(sys.argv[1])); print('keys=%d' % len(d))", path},
-                 {});
+  Result r = RunProgram(
+      {"/usr/bin/env", "python3", "-c",
+       "import json,sys; d=json.load(open(sys.argv[1])); print('keys=%d' % len(d))", path},
+      {});
   if (r.status == 127) GTEST_SKIP() << "python3 not found";
   ASSERT_EQ(r.status, 0) << r.Describe() << "\n" << buf;
   EXPECT_GE(r.Num("keys"), 12u);

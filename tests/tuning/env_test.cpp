@@ -20,15 +20,17 @@ using namespace tuning;
 
 namespace {
 
-#define REQUIRE_STRACE()                                             \
-  do {                                                               \
-    std::string why = StraceUnavailable();                           \
-    if (!why.empty()) GTEST_SKIP() << why;                           \
+#define REQUIRE_STRACE()                   \
+  do {                                     \
+    std::string why = StraceUnavailable(); \
+    if (!why.empty()) GTEST_SKIP() << why; \
   } while (0)
 
 #define ASSERT_RAN(r) ASSERT_EQ((r).status, 0) << (r).Describe()
 
-double MiB(uint64_t b) { return double(b) / double(kMiB); }
+double MiB(uint64_t b) {
+  return double(b) / double(kMiB);
+}
 
 Json ParseJson(const std::string& text) {
   Json j;
@@ -65,8 +67,12 @@ void ExpectOwnMapping(const Env& env) {
   EXPECT_EQ(opt.Str("mmap_threshold"), "131072");
 }
 
-TEST(MmapThreshold, GlibcVariable) { ExpectOwnMapping({{"MALLOC_MMAP_THRESHOLD_", "131072"}}); }
-TEST(MmapThreshold, ArenallocVariable) { ExpectOwnMapping({{"ARENALLOC_MMAP_THRESHOLD", "131072"}}); }
+TEST(MmapThreshold, GlibcVariable) {
+  ExpectOwnMapping({{"MALLOC_MMAP_THRESHOLD_", "131072"}});
+}
+TEST(MmapThreshold, ArenallocVariable) {
+  ExpectOwnMapping({{"ARENALLOC_MMAP_THRESHOLD", "131072"}});
+}
 TEST(MmapThreshold, GlibcTunables) {
   ExpectOwnMapping({{"GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=131072"}});
 }
@@ -99,7 +105,8 @@ std::vector<uint64_t> MunmapLengths(const std::vector<std::string>& lines) {
   for (const std::string& l : lines)
     if (StartsWith(l, "munmap(")) {
       size_t comma = l.find(',');
-      if (comma != std::string::npos) out.push_back(std::strtoull(l.c_str() + comma + 1, nullptr, 10));
+      if (comma != std::string::npos)
+        out.push_back(std::strtoull(l.c_str() + comma + 1, nullptr, 10));
     }
   return out;
 }
@@ -109,7 +116,8 @@ TEST(MmapThreshold, FreeUnmapsTheBlockUnderStrace) {
   Traced t = RunChildTraced({"huge", "200k"}, {{"MALLOC_MMAP_THRESHOLD_", "131072"}});
   ASSERT_RAN(t.result);
   std::vector<uint64_t> lengths = MunmapLengths(t.Between("free-begin", "free-end"));
-  ASSERT_EQ(lengths.size(), 1u) << "free() of the 200 KiB block should munmap once\n" << t.Excerpt(200);
+  ASSERT_EQ(lengths.size(), 1u) << "free() of the 200 KiB block should munmap once\n"
+                                << t.Excerpt(200);
   EXPECT_GE(lengths[0], 200 * kKiB);
 }
 
@@ -168,8 +176,9 @@ struct FreeRun {
 
 FreeRun FreeLarge(const Env& env, size_t count = 64, size_t keep = 0, int sleep_ms = 0) {
   FreeRun f;
-  f.r = RunChild({"free-large", std::to_string(count), "1m", std::to_string(keep), std::to_string(sleep_ms)},
-                 env);
+  f.r = RunChild(
+      {"free-large", std::to_string(count), "1m", std::to_string(keep), std::to_string(sleep_ms)},
+      env);
   EXPECT_EQ(f.r.status, 0) << f.r.Describe();
   f.base = f.r.Num("rss_base");
   f.peak = f.r.Num("rss_peak");
@@ -226,8 +235,11 @@ TEST(TrimThreshold, BoundsTheWholeProcessNotEachArena) {
   std::string per_arena;
   if (const Json* a = j.Get("arenas"))
     for (const Json& arena : a->items)
-      per_arena.append(" ").append(std::to_string(arena.U64("index"))).append(":")
-          .append(std::to_string(arena.U64("bytes_dirty") >> 20)).append("MiB");
+      per_arena.append(" ")
+          .append(std::to_string(arena.U64("index")))
+          .append(":")
+          .append(std::to_string(arena.U64("bytes_dirty") >> 20))
+          .append("MiB");
   EXPECT_LE(j.U64("bytes_dirty"), 17 * kMiB) << "dirty per arena:" << per_arena;
   EXPECT_LT(r.Num("rss_end"), r.Num("rss_base") + 24 * kMiB) << r.Describe();
 }
@@ -247,7 +259,8 @@ TEST(TopPad, MallocTrimZeroReturnsThePadToo) {
   Env env = With(With(kLongDelay, "MALLOC_TRIM_THRESHOLD_", "1m"), "MALLOC_TOP_PAD_", "16m");
   Result r = RunChild({"free-large", "64", "1m", "0", "0", "trim"}, env);
   ASSERT_RAN(r);
-  EXPECT_GE(ParseJson(r.Str("json_freed")).U64("bytes_dirty"), 15 * kMiB) << "the pad before the trim";
+  EXPECT_GE(ParseJson(r.Str("json_freed")).U64("bytes_dirty"), 15 * kMiB)
+      << "the pad before the trim";
   EXPECT_EQ(ParseJson(r.Str("json_trimmed")).U64("bytes_dirty"), 0u)
       << "malloc_trim(0) kept top_pad resident";
   EXPECT_LT(r.Num("rss_trimmed"), r.Num("rss_base") + 4 * kMiB) << r.Describe();
@@ -282,9 +295,9 @@ TEST(PurgeDelay, MemoryIsReturnedOnceTheDelayHasPassed) {
 
 TEST(PurgeMethod, FreeUsesMadvFree) {
   REQUIRE_STRACE();
-  Traced t = RunChildTraced({"free-large", "64", "1m", "0", "0"},
-                            With(With(kLongDelay, "ARENALLOC_TRIM_THRESHOLD", "1m"),
-                                 "ARENALLOC_PURGE_METHOD", "free"));
+  Traced t = RunChildTraced(
+      {"free-large", "64", "1m", "0", "0"},
+      With(With(kLongDelay, "ARENALLOC_TRIM_THRESHOLD", "1m"), "ARENALLOC_PURGE_METHOD", "free"));
   ASSERT_RAN(t.result);
   auto lines = t.Between("free-begin", "free-end");
   EXPECT_GE(Traced::CountWith(lines, "MADV_FREE"), 1u) << t.Excerpt(300);
@@ -349,10 +362,10 @@ std::string ThpPolicy() {
   return a == std::string::npos || b == std::string::npos ? "" : s.substr(a + 1, b - a - 1);
 }
 
-#define REQUIRE_THP()                                                                     \
-  do {                                                                                    \
-    if (ThpPolicy().empty())                                                              \
-      GTEST_SKIP() << "/sys/kernel/mm/transparent_hugepage/enabled is not available";     \
+#define REQUIRE_THP()                                                                 \
+  do {                                                                                \
+    if (ThpPolicy().empty())                                                          \
+      GTEST_SKIP() << "/sys/kernel/mm/transparent_hugepage/enabled is not available"; \
   } while (0)
 
 TEST(HugePages, AlwaysAdvisesHugePages) {
@@ -414,7 +427,8 @@ TEST(MappingNames, SegmentsAndHugeBlocksAreNamed) {
   if (!why.empty()) GTEST_SKIP() << why;
   Result r = RunChild({"names"}, kMapFrom1MiB);
   ASSERT_RAN(r);
-  EXPECT_NE(r.Str("segment_line").find("[anon:arenalloc-segment]"), std::string::npos) << r.Describe();
+  EXPECT_NE(r.Str("segment_line").find("[anon:arenalloc-segment]"), std::string::npos)
+      << r.Describe();
   EXPECT_NE(r.Str("huge_line").find("[anon:arenalloc-huge]"), std::string::npos) << r.Describe();
 }
 
@@ -478,23 +492,32 @@ TEST(Malformed, ArenaMaxNotANumber) {
   ExpectOneWarning({"MALLOC_ARENA_MAX", "abc", {"MALLOC_ARENA_MAX", "abc", "0..128"}, "arena_max"});
 }
 TEST(Malformed, PurgeDelayNegative) {
-  ExpectOneWarning(
-      {"ARENALLOC_PURGE_DELAY", "-5", {"ARENALLOC_PURGE_DELAY", "-5", "0..3600000"}, "purge_delay"});
+  ExpectOneWarning({"ARENALLOC_PURGE_DELAY",
+                    "-5",
+                    {"ARENALLOC_PURGE_DELAY", "-5", "0..3600000"},
+                    "purge_delay"});
 }
 TEST(Malformed, MmapThresholdOutOfRange) {
-  ExpectOneWarning({"MALLOC_MMAP_THRESHOLD_", "64m", {"MALLOC_MMAP_THRESHOLD_", "0..33554432"},
+  ExpectOneWarning({"MALLOC_MMAP_THRESHOLD_",
+                    "64m",
+                    {"MALLOC_MMAP_THRESHOLD_", "0..33554432"},
                     "mmap_threshold"});
 }
 TEST(Malformed, PurgeMethodUnknownName) {
-  ExpectOneWarning({"ARENALLOC_PURGE_METHOD", "lazy", {"ARENALLOC_PURGE_METHOD", "dontneed or free"},
+  ExpectOneWarning({"ARENALLOC_PURGE_METHOD",
+                    "lazy",
+                    {"ARENALLOC_PURGE_METHOD", "dontneed or free"},
                     "purge_method"});
 }
 TEST(Malformed, GlibcTunablesValue) {
-  ExpectOneWarning({"GLIBC_TUNABLES", "glibc.malloc.arena_max=lots",
-                    {"glibc.malloc.arena_max", "0..128"}, "arena_max"});
+  ExpectOneWarning({"GLIBC_TUNABLES",
+                    "glibc.malloc.arena_max=lots",
+                    {"glibc.malloc.arena_max", "0..128"},
+                    "arena_max"});
 }
 TEST(Malformed, OptionsListBadValue) {
-  ExpectOneWarning({"ARENALLOC_OPTIONS", "purge_delay=x", {"purge_delay", "0..3600000"}, "purge_delay"});
+  ExpectOneWarning(
+      {"ARENALLOC_OPTIONS", "purge_delay=x", {"purge_delay", "0..3600000"}, "purge_delay"});
 }
 TEST(Malformed, OptionsListUnknownName) {
   ExpectOneWarning({"ARENALLOC_OPTIONS", "unknown=1", {"unknown"}, "purge_delay"});
@@ -518,7 +541,8 @@ TEST(Malformed, OptionsListOneWarningPerBadItem) {
 
 TEST(Malformed, GoodValuesPrintNothing) {
   Result r = RunChild({"options", "arena_max", "trim_threshold", "purge_delay"},
-                      {{"MALLOC_ARENA_MAX", "2"}, {"MALLOC_TRIM_THRESHOLD_", "1g"},
+                      {{"MALLOC_ARENA_MAX", "2"},
+                       {"MALLOC_TRIM_THRESHOLD_", "1g"},
                        {"ARENALLOC_OPTIONS", "purge_delay=50,stats=no"}});
   ASSERT_RAN(r);
   EXPECT_TRUE(AllocatorLines(r.err).empty()) << r.err;
@@ -558,7 +582,8 @@ TEST(Introspection, MallinfoAndStatsMatchTheProcess) {
   // The stats JSON agrees with mallinfo2 and with the kernel.
   Json j = ParseJson(r.Str("json"));
   EXPECT_NEAR(double(j.U64("bytes_in_use")), double(r.Num("uordblks") + r.Num("hblkhd")),
-              double(kMiB) / 4) << "JSON bytes_in_use = small + large + huge";
+              double(kMiB) / 4)
+      << "JSON bytes_in_use = small + large + huge";
   // rss and peak_rss against VmRSS and VmHWM read just before and just after the JSON.
   uint64_t vmrss = r.Num("vmrss_before");
   EXPECT_NEAR(double(j.U64("rss")), double(vmrss), double(vmrss) / 10) << "rss vs VmRSS";
@@ -588,8 +613,8 @@ uint64_t StatsRow(const std::string& err, const std::string& label) {
 TEST(MallocStats, PrintsGlibcLayoutOnStderr) {
   Result r = RunChild({"malloc-stats"}, kMapFrom1MiB);
   ASSERT_RAN(r);
-  for (const char* s : {"Arena 0:", "system bytes     =", "in use bytes     =", "Total (incl. mmap):",
-                        "max mmap regions =", "max mmap bytes   ="})
+  for (const char* s : {"Arena 0:", "system bytes     =", "in use bytes     =",
+                        "Total (incl. mmap):", "max mmap regions =", "max mmap bytes   ="})
     EXPECT_NE(r.err.find(s), std::string::npos) << "missing \"" << s << "\"\n" << r.err;
   EXPECT_TRUE(r.out.find("Arena") == std::string::npos) << "malloc_stats writes to stderr only";
   EXPECT_GE(StatsRow(r.err, "max mmap regions ="), 1u) << r.err;

@@ -68,10 +68,20 @@ static size_t parse_size(const char* s) {
   char* end;
   unsigned long long v = strtoull(s, &end, 0);
   switch (*end) {
-    case 'k': case 'K': v <<= 10; break;
-    case 'm': case 'M': v <<= 20; break;
-    case 'g': case 'G': v <<= 30; break;
-    default: break;
+    case 'k':
+    case 'K':
+      v <<= 10;
+      break;
+    case 'm':
+    case 'M':
+      v <<= 20;
+      break;
+    case 'g':
+    case 'G':
+      v <<= 30;
+      break;
+    default:
+      break;
   }
   return (size_t)v;
 }
@@ -98,7 +108,8 @@ static size_t status_field(const char* key) {
   buf[n] = '\0';
   size_t klen = strlen(key);
   for (const char* p = buf; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-    if (strncmp(p, key, klen) == 0 && p[klen] == ':') return (size_t)strtoull(p + klen + 1, NULL, 10) * 1024;
+    if (strncmp(p, key, klen) == 0 && p[klen] == ':')
+      return (size_t)strtoull(p + klen + 1, NULL, 10) * 1024;
   return 0;
 }
 
@@ -118,7 +129,9 @@ static void print_mallinfo(const char* prefix) {
          mi.hblkhd, prefix, mi.keepcost);
 }
 
-static void touch(void* p, size_t n) { memset(p, 0x5C, n); }
+static void touch(void* p, size_t n) {
+  memset(p, 0x5C, n);
+}
 
 static int cmd_options(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) {
@@ -245,7 +258,8 @@ static int cmd_threads_free(int threads, size_t count, size_t size) {
 
 /* ---- perturb ---- */
 
-static size_t count_bytes(const volatile unsigned char* p, size_t from, size_t to, unsigned char b) {
+static size_t count_bytes(const volatile unsigned char* p, size_t from, size_t to,
+                          unsigned char b) {
   size_t n = 0;
   for (size_t i = from; i < to; ++i) n += p[i] == b;
   return n;
@@ -266,7 +280,8 @@ static int cmd_perturb(const char* mode) {
   const volatile unsigned char* freed = (const volatile unsigned char*)addr;
   printf("freed_small=%zu/48\n", count_bytes(freed, 16, 64, b));
   unsigned char* again = check(malloc(64), "malloc");
-  printf("reused=%d\nreused_small=%zu/64\n", (uintptr_t)again == addr, count_bytes(again, 0, 64, nb));
+  printf("reused=%d\nreused_small=%zu/64\n", (uintptr_t)again == addr,
+         count_bytes(again, 0, 64, nb));
   free(again);
 
   size_t big = 300 * 1024;
@@ -409,8 +424,8 @@ static int cmd_introspect(size_t mib) {
   arenalloc_stats_json(json, cap);
   size_t rss1 = status_field("VmRSS"), hwm1 = status_field("VmHWM");
   printf("json=%s\n", json);
-  printf("vmrss_before=%zu\nvmrss_after=%zu\nvmhwm_before=%zu\nvmhwm_after=%zu\n", rss0, rss1,
-         hwm0, hwm1);
+  printf("vmrss_before=%zu\nvmrss_after=%zu\nvmhwm_before=%zu\nvmhwm_after=%zu\n", rss0, rss1, hwm0,
+         hwm1);
   for (int i = 0; i < 3; ++i) free(huge[i]);
   for (size_t i = 0; i < n; ++i) free(blocks[i]);
   printf("trim=%d\n", malloc_trim(0));

@@ -101,8 +101,8 @@ inline Result RunProgram(const std::vector<std::string>& argv, const Env& env, i
   }
   r.timed_out = run.timed_out;
   if (!r.timed_out)
-    r.status = WIFEXITED(run.wait_status) ? WEXITSTATUS(run.wait_status)
-                                          : 128 + WTERMSIG(run.wait_status);
+    r.status =
+        WIFEXITED(run.wait_status) ? WEXITSTATUS(run.wait_status) : 128 + WTERMSIG(run.wait_status);
   r.out = run.out;
   r.err = run.err;
   for (const std::string& line : Lines(r.out)) {
@@ -112,7 +112,8 @@ inline Result RunProgram(const std::vector<std::string>& argv, const Env& env, i
   return r;
 }
 
-inline Result RunChild(const std::vector<std::string>& args, const Env& env = {}, int timeout_s = 60) {
+inline Result RunChild(const std::vector<std::string>& args, const Env& env = {},
+                       int timeout_s = 60) {
   std::vector<std::string> argv{TUNING_CHILD};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunProgram(argv, env, timeout_s);
@@ -131,7 +132,8 @@ inline std::string StraceUnavailable() {
   static std::string reason = [] {
     std::string strace = StracePath();
     if (strace.empty()) return std::string("strace is not installed");
-    Result r = RunProgram({strace, "-f", "-o", "/dev/null", "-e", "trace=brk", "/bin/true"}, {}, 30);
+    Result r =
+        RunProgram({strace, "-f", "-o", "/dev/null", "-e", "trace=brk", "/bin/true"}, {}, 30);
     if (r.status != 0) return "strace does not work here (ptrace not permitted?): " + r.err;
     return std::string();
   }();
@@ -174,8 +176,9 @@ inline Traced RunChildTraced(const std::vector<std::string>& args, const Env& en
   Traced t;
   TempDir dir;
   std::string log = dir.File("strace.log");
-  std::vector<std::string> argv{StracePath(), "-f", "-qq", "-s", "64", "-o", log,
-                                "-e", "trace=mmap,munmap,madvise,brk,write", TUNING_CHILD};
+  std::vector<std::string> argv{
+      StracePath(), "-f", "-qq", "-s", "64", "-o", log, "-e", "trace=mmap,munmap,madvise,brk,write",
+      TUNING_CHILD};
   argv.insert(argv.end(), args.begin(), args.end());
   t.result = RunProgram(argv, env, 120);
   for (std::string line : Lines(ReadFile(log))) {
@@ -310,19 +313,34 @@ class JsonParser {
         if (i_ >= s_.size()) break;
         char e = s_[i_++];
         switch (e) {
-          case '"': case '\\': case '/': out->push_back(e); break;
-          case 'b': out->push_back('\b'); break;
-          case 'f': out->push_back('\f'); break;
-          case 'n': out->push_back('\n'); break;
-          case 'r': out->push_back('\r'); break;
-          case 't': out->push_back('\t'); break;
+          case '"':
+          case '\\':
+          case '/':
+            out->push_back(e);
+            break;
+          case 'b':
+            out->push_back('\b');
+            break;
+          case 'f':
+            out->push_back('\f');
+            break;
+          case 'n':
+            out->push_back('\n');
+            break;
+          case 'r':
+            out->push_back('\r');
+            break;
+          case 't':
+            out->push_back('\t');
+            break;
           case 'u':
             for (int k = 0; k < 4; ++k)
               if (i_ >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[i_++])))
                 return Fail("bad \\u escape");
             out->push_back('?');
             break;
-          default: return Fail("bad escape");
+          default:
+            return Fail("bad escape");
         }
       } else {
         out->push_back(c);
@@ -333,18 +351,23 @@ class JsonParser {
   bool Number(Json* v) {
     size_t start = i_;
     if (i_ < s_.size() && s_[i_] == '-') ++i_;
-    if (i_ >= s_.size() || !std::isdigit(static_cast<unsigned char>(s_[i_]))) return Fail("bad value");
-    if (s_[i_] == '0') ++i_;
-    else while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
+    if (i_ >= s_.size() || !std::isdigit(static_cast<unsigned char>(s_[i_])))
+      return Fail("bad value");
+    if (s_[i_] == '0')
+      ++i_;
+    else
+      while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
     if (i_ < s_.size() && s_[i_] == '.') {
       ++i_;
-      if (i_ >= s_.size() || !std::isdigit(static_cast<unsigned char>(s_[i_]))) return Fail("bad fraction");
+      if (i_ >= s_.size() || !std::isdigit(static_cast<unsigned char>(s_[i_])))
+        return Fail("bad fraction");
       while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
     }
     if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
       ++i_;
       if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
-      if (i_ >= s_.size() || !std::isdigit(static_cast<unsigned char>(s_[i_]))) return Fail("bad exponent");
+      if (i_ >= s_.size() || !std::isdigit(static_cast<unsigned char>(s_[i_])))
+        return Fail("bad exponent");
       while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
     }
     v->type = Json::kNumber;

@@ -45,7 +45,9 @@ static uint64_t next(uint64_t* s) {
 }
 
 /* Keeps the compiler from eliding a malloc/fill/free sequence. */
-static void escape(void* p) { __asm__ volatile("" : : "g"(p) : "memory"); }
+static void escape(void* p) {
+  __asm__ volatile("" : : "g"(p) : "memory");
+}
 
 static void* must(void* p) {
   if (p == NULL) {
@@ -115,8 +117,8 @@ static int run_buffers(long iters) {
 
 static int run_release(long mib) {
   size_t target = (size_t)mib << 20, cap = target / 64 + 1, count = 0, total = 0;
-  void** blocks = mmap(NULL, cap * sizeof(void*), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void** blocks =
+      mmap(NULL, cap * sizeof(void*), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (blocks == MAP_FAILED) return 3;
   uint64_t seed = 7;
   double start = rss_mib();
@@ -148,18 +150,19 @@ static int run_release(long mib) {
   escape(p);
   free(p);
   double large = rss_mib();
-  printf("blocks=%zu\nmib=%.1f\nrss_start=%.1f\nrss_peak=%.1f\nrss_after_free=%.1f\n"
-         "rss_after_1100ms_idle=%.1f\nrss_then_malloc_32=%.1f\nrss_then_malloc_1m=%.1f\n"
-         "free_seconds=%.4f\n",
-         count, (double)total / 1048576.0, start, peak, after, idle, small, large, free_s);
+  printf(
+      "blocks=%zu\nmib=%.1f\nrss_start=%.1f\nrss_peak=%.1f\nrss_after_free=%.1f\n"
+      "rss_after_1100ms_idle=%.1f\nrss_then_malloc_32=%.1f\nrss_then_malloc_1m=%.1f\n"
+      "free_seconds=%.4f\n",
+      count, (double)total / 1048576.0, start, peak, after, idle, small, large, free_s);
   return 0;
 }
 
 int main(int argc, char** argv) {
-  if (argc == 4 && strcmp(argv[1], "threads") == 0) return run_threads(atoi(argv[2]), atol(argv[3]));
+  if (argc == 4 && strcmp(argv[1], "threads") == 0)
+    return run_threads(atoi(argv[2]), atol(argv[3]));
   if (argc == 3 && strcmp(argv[1], "buffers") == 0) return run_buffers(atol(argv[2]));
   if (argc == 3 && strcmp(argv[1], "release") == 0) return run_release(atol(argv[2]));
-  fprintf(stderr,
-          "usage: tuning_workload threads T ITERS | buffers ITERS | release MIB\n");
+  fprintf(stderr, "usage: tuning_workload threads T ITERS | buffers ITERS | release MIB\n");
   return 2;
 }
