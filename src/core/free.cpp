@@ -26,6 +26,18 @@ void push_delayed(Heap* heap, Block* block) {
                                                      std::memory_order_relaxed));
 }
 
+// The thread_free word `tf` with `block` pushed onto its list (the block's link written) and the
+// count raised.
+[[gnu::always_inline]] inline uintptr_t with_pushed(Page* page, Block* block, uintptr_t tf) {
+  block->next_encoded = encode(page, thread_free_list(tf));
+  return reinterpret_cast<uintptr_t>(block) | ((tf & ~kThreadFreeListMask) + kThreadFreeOne);
+}
+
+// Whether the push that replaced `tf` brought the page's thread_free list to half its blocks.
+[[gnu::always_inline]] inline bool filled_half(const Page* page, uintptr_t tf) {
+  return kReclaimIdlePages && thread_free_count(tf) + 1 == page->reserved / 2;
+}
+
 // Hand a freed block (already marked) to the page's owner: onto thread_free, or through the
 // owner's delayed list if the page is parked in its full list. Returns whether the page's
 // thread_free list has just reached half the page's blocks (once per page and collection).
@@ -46,15 +58,14 @@ void push_delayed(Heap* heap, Block* block) {
       desired = (tf & ~kDelayMask) | kDelayedFreeing;
       delayed = true;
     } else {
-      block->next_encoded = encode(page, thread_free_list(tf));
-      desired = reinterpret_cast<uintptr_t>(block) | ((tf & ~kThreadFreeListMask) + kThreadFreeOne);
+      desired = with_pushed(page, block, tf);
       delayed = false;
     }
     if (page->thread_free.compare_exchange_weak(tf, desired, std::memory_order_acq_rel,
                                                 std::memory_order_relaxed))
       break;
   }
-  if (!delayed) return kReclaimIdlePages && thread_free_count(tf) + 1 == page->reserved / 2;
+  if (!delayed) return filled_half(page, tf);
   // The page is parked in its owner's full list: hand the block to the owner so it requeues the
   // page. The owner cannot go away meanwhile: abandoning waits for kDelayedFreeing to clear.
   push_delayed(owner_heap(page->owner.load(std::memory_order_acquire)), block);
@@ -69,12 +80,10 @@ void push_delayed(Heap* heap, Block* block) {
   uintptr_t tf = page->thread_free.load(std::memory_order_relaxed);
   uintptr_t state = tf & kDelayMask;
   if (state == kNoDelayed || state == kNeverDelayed) [[likely]] {
-    block->next_encoded = encode(page, thread_free_list(tf));
-    uintptr_t desired =
-        reinterpret_cast<uintptr_t>(block) | ((tf & ~kThreadFreeListMask) + kThreadFreeOne);
+    uintptr_t desired = with_pushed(page, block, tf);
     if (page->thread_free.compare_exchange_weak(tf, desired, std::memory_order_acq_rel,
                                                 std::memory_order_relaxed)) [[likely]]
-      return kReclaimIdlePages && thread_free_count(tf) + 1 == page->reserved / 2;
+      return filled_half(page, tf);
   }
   return push_remote_contended(page, block);
 }
