@@ -170,12 +170,6 @@ void unlink_segment(Arena* arena, Segment* seg) {
   seg->next = seg->prev = nullptr;
 }
 
-size_t count_slices(const uint64_t* mask, size_t first, size_t count) {
-  size_t n = 0;
-  for (size_t i = first; i < first + count; ++i) n += (mask[i / 64] >> (i % 64)) & 1;
-  return n;
-}
-
 uint32_t now32(uint64_t now) {
   return static_cast<uint32_t>(now);
 }

@@ -26,30 +26,55 @@ void remove(const Segment* seg) noexcept {
 }
 }  // namespace segmap
 
-void mark_slices(uint64_t* mask, size_t first, size_t count, bool set) {
-  while (count > 0) {
-    size_t word = first / 64, bit = first % 64;
-    size_t n = 64 - bit < count ? 64 - bit : count;
-    uint64_t bits = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << bit;
-    if (set)
-      mask[word] |= bits;
-    else
-      mask[word] &= ~bits;
-    first += n;
-    count -= n;
-  }
-}
+namespace {
 
-bool any_slice_set(const uint64_t* mask, size_t first, size_t count) {
+// Calls fn(word index, bits) for the words that slices [first, first + count) cover, `bits`
+// selecting the slices of the range in that word; stops early when fn returns true.
+template <typename Fn>
+[[gnu::always_inline]] inline bool for_each_word(size_t first, size_t count, Fn fn) {
   while (count > 0) {
     size_t word = first / 64, bit = first % 64;
     size_t n = 64 - bit < count ? 64 - bit : count;
     uint64_t bits = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << bit;
-    if (mask[word] & bits) return true;
+    if (fn(word, bits)) return true;
     first += n;
     count -= n;
   }
   return false;
+}
+
+}  // namespace
+
+void mark_slices(uint64_t* mask, size_t first, size_t count, bool set) {
+  for_each_word(first, count, [&](size_t word, uint64_t bits) {
+    mask[word] = set ? mask[word] | bits : mask[word] & ~bits;
+    return false;
+  });
+}
+
+bool any_slice_set(const uint64_t* mask, size_t first, size_t count) {
+  return for_each_word(first, count,
+                       [&](size_t word, uint64_t bits) { return (mask[word] & bits) != 0; });
+}
+
+size_t count_slices(const uint64_t* mask, size_t first, size_t count) {
+  size_t n = 0;
+  for_each_word(first, count, [&](size_t word, uint64_t bits) {
+    n += static_cast<size_t>(std::popcount(mask[word] & bits));
+    return false;
+  });
+  return n;
+}
+
+size_t next_slice(const uint64_t* mask, size_t from, bool set) {
+  if (from >= kSlicesPerSegment) return kSlicesPerSegment;
+  size_t word = from / 64;
+  uint64_t bits = (set ? mask[word] : ~mask[word]) & (~uint64_t{0} << (from % 64));
+  while (bits == 0) {
+    if (++word == kSliceWords) return kSlicesPerSegment;
+    bits = set ? mask[word] : ~mask[word];
+  }
+  return word * 64 + static_cast<size_t>(std::countr_zero(bits));
 }
 
 int find_free_run(const Segment* seg, size_t count, size_t align) {
@@ -103,16 +128,16 @@ int find_most_dirty_run(const Segment* seg, size_t count, size_t align, size_t* 
   // Each hole (maximal free run) in turn, and in it the windows that start on a multiple of
   // `align`, their dirty slices counted as the window slides.
   for (size_t end = 0; end < kSlicesPerSegment;) {
-    size_t begin = end;
-    while (begin < kSlicesPerSegment && !slice_is_free(seg, begin)) ++begin;
-    end = begin;
-    while (end < kSlicesPerSegment && slice_is_free(seg, end)) ++end;
+    size_t begin = next_slice(seg->free_mask, end, true);
+    end = next_slice(seg->free_mask, begin, false);
     size_t length = end - begin;
     size_t first = align_up(begin, align);
     if (first + count > end) continue;
-    if (*dirty == count && length >= *hole) continue;  // cannot beat the best
-    size_t d = 0;
-    for (size_t i = first; i < first + count; ++i) d += slice_is_dirty(seg, i);
+    // No window holds more dirty slices than the hole or the span: skip holes that cannot win.
+    size_t most = count_slices(seg->dirty_mask, begin, length);
+    if (most > count) most = count;
+    if (most < *dirty || (most == *dirty && (most == 0 || length >= *hole))) continue;
+    size_t d = count_slices(seg->dirty_mask, first, count);
     for (size_t w = first;; w += align) {
       if (dirtier_or_tighter(d, length, *dirty, *hole)) {
         *dirty = d;

@@ -106,6 +106,10 @@ inline bool dirtier_or_tighter(size_t dirty, size_t hole, size_t best_dirty, siz
   return dirty > best_dirty || (dirty == best_dirty && dirty > 0 && hole < best_hole);
 }
 bool any_slice_set(const uint64_t* mask, size_t first, size_t count);
+// How many of slices [first, first + count) are set in the mask.
+size_t count_slices(const uint64_t* mask, size_t first, size_t count);
+// The first slice from `from` on whose bit is `set`; kSlicesPerSegment if none.
+size_t next_slice(const uint64_t* mask, size_t from, bool set);
 
 // A fresh normal segment for `arena`, mapped and named; all slices but the header free and clean.
 Segment* segment_map_new(Arena* arena);
