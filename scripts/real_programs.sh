@@ -2,8 +2,8 @@
 # arenalloc against the peers on real programs rather than benchmarks (docs/PERFORMANCE.md,
 # "Real programs"): the C++ compiler proper on a header-heavy file, sqlite building and indexing
 # an in-memory table, perl and python filling and sorting hashes, GNU sort, redis, ruby, lua, node
-# and clang. Each runs under `arenalloc compare` (interleaved, median of RUNS). A program that is
-# not installed is reported and skipped.
+# and clang, ghostscript, rocksdb and z3. Each runs under `arenalloc compare` (interleaved, median
+# of RUNS). A program that is not installed is reported and skipped.
 #   bash scripts/real_programs.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -120,3 +120,65 @@ console.log(m.size);'
 # The other C++ compiler, its driver running the compile in-process.
 compare "clang++ -O1 (bits/stdc++.h + regex)" clang++ -O1 -std=c++20 -c "$work/big.cpp" \
   -o "$work/big.o"
+
+# Three of mimalloc-bench's real programs, with loads made here rather than its input files.
+# ghostscript: 12 pages of text in eight fonts and a circle each, rendered at 200 dpi.
+awk 'BEGIN {
+  split("Times-Roman Helvetica Courier Times-Bold Helvetica-Oblique Palatino-Roman " \
+        "Bookman-Light NewCenturySchlbk-Roman", font, " ")
+  split("alloc malloc free arena page segment thread heap purge slice", word, " ")
+  srand(5); print "%!PS"
+  for (pg = 0; pg < 12; pg++) {
+    for (line = 0; line < 60; line++) {
+      text = ""
+      for (w = 0; w < 10; w++) text = text " " word[1 + int(rand() * 10)]
+      printf "/%s findfont %d scalefont setfont 20 %d moveto (%s) show\n",
+        font[1 + (pg + line) % 8], 8 + line % 5, 780 - line * 12, text
+    }
+    print "newpath 300 400 moveto 0 1 359 { dup cos 200 mul 300 add exch sin 200 mul 400 add lineto } for closepath stroke"
+    print "showpage"
+  }
+}' > "$work/pages.ps"
+compare "gs (12 pages of text rendered at 200 dpi)" gs -q -dBATCH -dNOPAUSE -dSAFER \
+  -sDEVICE=png16m -r200 -sOutputFile=/dev/null "$work/pages.ps"
+
+# rocksdb's db_bench: 200k random writes then 400k random reads, two threads (a fresh database
+# each run).
+if command -v db_bench > /dev/null; then
+  compare "rocksdb db_bench (fillrandom, readrandom; 2 threads)" bash -c \
+    'rm -rf "$1"; exec db_bench --benchmarks=fillrandom,readrandom --num=200000 --threads=2 \
+       --db="$1" > /dev/null' _ "$work/rocksdb"
+else
+  echo "== rocksdb db_bench: skipped (db_bench is not installed)"
+fi
+
+# z3 on random 3-SAT clauses mixed with linear integer constraints. The solver's search depends
+# on where its objects are (one input took 0.8 s under glibc and 1.1 s under arenalloc, with
+# the allocators' own instructions at 0.2-2% of the run), so one run solves three inputs.
+for seed in 101 202 606; do
+  awk -v seed="$seed" 'BEGIN {
+  srand(seed); n = 200; print "(set-logic QF_LIA)"
+  for (i = 0; i < n; i++) printf "(declare-const b%d Bool)\n", i
+  for (i = 0; i < 40; i++) printf "(declare-const x%d Int)\n", i
+  for (c = 0; c < int(n * 4.2); c++) {
+    clause = ""
+    for (k = 0; k < 3; k++) {
+      v = int(rand() * n)
+      clause = clause (rand() < 0.5 ? " b" v : " (not b" v ")")
+    }
+    print "(assert (or" clause "))"
+  }
+  for (i = 0; i < 120; i++)
+    printf "(assert (=> b%d (<= (+ (* %d x%d) (* %d x%d)) (+ x%d %d))))\n", int(rand() * n),
+      1 + int(rand() * 9), int(rand() * 40), int(rand() * 19) - 9, int(rand() * 40),
+      int(rand() * 40), int(rand() * 101) - 50
+  for (i = 0; i < 40; i++) printf "(assert (and (>= x%d -100) (<= x%d 100)))\n", i, i
+  print "(check-sat)"
+}' > "$work/sat$seed.smt2"
+done
+if command -v z3 > /dev/null; then
+  compare "z3 (three random 3-SAT problems with integer constraints)" bash -c \
+    'for f; do z3 -smt2 "$f" > /dev/null || exit 1; done' _ "$work"/sat*.smt2
+else
+  echo "== z3: skipped (z3 is not installed)"
+fi
