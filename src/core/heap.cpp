@@ -351,7 +351,9 @@ void* heap_malloc_class(Heap* heap, size_t c, size_t align) noexcept {
   return heap_pop(page);
 }
 
-void* malloc_generic(size_t n, Heap* heap) noexcept {
+namespace {
+
+[[gnu::noinline]] void* malloc_slow(size_t n, Heap* heap) noexcept {
   if (heap == &g_empty_heap) [[unlikely]] {
     heap = heap_for_thread();
     if (heap == nullptr) {
@@ -366,6 +368,26 @@ void* malloc_generic(size_t n, Heap* heap) noexcept {
   if (n <= kMaxClassSize && (n <= kDirectMax || n < options::mmap_threshold()))
     return heap_malloc_class(heap, class_of(n), 16);
   return large_alloc(heap, n, 0, nullptr);
+}
+
+}  // namespace
+
+// Above the direct sizes, the malloc fast path has no table: the class is computed, and a block
+// popped from the class's current page when it has one, as heap_malloc_class does; when it has
+// none (or the class's kept page is watched, or the heap is the shared empty one, whose queues
+// are empty), heap_malloc_class takes the computed class. A checked heap, a request at or above
+// the mmap threshold and the direct sizes are malloc_slow's.
+void* malloc_generic(size_t n, Heap* heap) noexcept {
+  if (n > kDirectMax && n <= kMaxClassSize && n < options::mmap_threshold() && !heap->checked)
+      [[likely]] {
+    size_t c = class_of_computed(n);
+    Page* page = heap->queues[c].first;
+    if (page != nullptr && in_page_segment(page, page->free) && !heap_class_watched(heap, c))
+        [[likely]]
+      return heap_pop(page);
+    return heap_malloc_class(heap, c, 16);
+  }
+  return malloc_slow(n, heap);
 }
 
 void free_list_corrupted(Page* page) noexcept {

@@ -45,10 +45,11 @@ inline constexpr std::array<uint32_t, kClassCount> kClassSize = [] {
 constexpr size_t class_of_computed(size_t n) {
   if (n <= 16) return 0;
   if (n <= 128) return (n - 1) / 16;
-  size_t k = std::bit_width(n - 1);                             // 2^(k-1) < n <= 2^k, k >= 8
-  size_t step_shift = k - 4;                                    // step = 2^(k-1) / 8
-  size_t sub = (n - 1 - (size_t{1} << (k - 1))) >> step_shift;  // 0..7
-  return kSmallClasses + (k - 8) * 8 + sub;
+  // With 2^b <= n - 1 < 2^(b+1) (b >= 7), the group's first class is kSmallClasses + 8 * (b - 7),
+  // and (n - 1) >> (b - 3) is 8 plus the class's place in its group (the group's step is 2^(b-3)).
+  size_t m = n - 1;
+  size_t b = static_cast<size_t>(std::bit_width(m)) - 1;
+  return kSmallClasses + 8 * (b - 7) - 8 + (m >> (b - 3));
 }
 
 inline constexpr std::array<uint8_t, kDirectCount> kDirectClass = [] {
