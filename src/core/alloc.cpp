@@ -48,12 +48,7 @@ Page* owned_page(const void* p, const char* op) {
 size_t aligned_class(size_t size, size_t align) noexcept {
   if (size > kMaxClassSize || align > kSliceSize) return kClassCount;
   if (size > kDirectMax && size >= options::mmap_threshold()) return kClassCount;
-  size_t c = class_of(size);
-  if (align <= 16) return c;  // every class is a multiple of 16
-  // Pages start on slice boundaries, so a class that is a multiple of `align` gives aligned
-  // blocks. Every power of two up to kMaxClassSize is a class, so the search ends.
-  while (c < kClassCount && class_size(c) % align != 0) ++c;
-  return c;
+  return class_of(aligned_request(size, align));
 }
 
 void* heap_alloc(Heap* heap, size_t size, size_t align, bool zero) noexcept {
@@ -110,7 +105,14 @@ size_t good_size(size_t size, size_t align) noexcept {
 
 void* alloc_aligned(size_t size, size_t align) noexcept {
   if (align <= 16) return alloc(size);  // every block is 16-aligned
-  return heap_alloc(tls_heap, size, align, false);
+  // Up to the direct sizes, the aligned request's class is malloc's fast path. Not for a checked
+  // heap, whose blocks carry a tail, nor for the shared empty heap, which may become one.
+  Heap* heap = tls_heap;
+  if (size <= kDirectMax && align <= kDirectMax && heap != &g_empty_heap && !heap->checked) {
+    size_t n = aligned_request(size, align);
+    if (n <= kDirectMax) return heap_malloc(heap, n);
+  }
+  return heap_alloc(heap, size, align, false);
 }
 
 void* alloc_zeroed(size_t count, size_t size) noexcept {

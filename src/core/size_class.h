@@ -71,6 +71,17 @@ inline constexpr size_t class_size(size_t c) {
   return kClassSize[c];
 }
 
+// The request that gives `size` bytes at `align` (a power of two up to kSliceSize), for sizes up
+// to kMaxClassSize: the smallest multiple of `align` that holds `size` (`align` for 0). Its class
+// is the smallest class that is a multiple of `align`, so its blocks are aligned (pages start on
+// slice boundaries): where a group's step is below `align`, the request is a multiple of the step
+// and so a class itself; where it is not, every class of the group is a multiple of `align`, and
+// the request is at most the class of `size`.
+constexpr size_t aligned_request(size_t size, size_t align) {
+  if (align <= 16) return size;  // every class is a multiple of 16
+  return size == 0 ? align : align_up(size, align);
+}
+
 // Whether a free block of class `lender` may serve a request of class c: the classes above the
 // direct sizes take one from a class up to half as large again before carving new memory (see
 // lending_page in heap.cpp). Sized free accepts the request's size for such a block.

@@ -5,6 +5,7 @@
 //   pair    malloc(32) + free
 //   mixed   a ring of 64 live blocks of sizes 16..1024; each step frees the oldest and allocates
 //   medium  malloc + free of 1.5-1.9 KiB (eight sizes in turn, above the direct-table sizes)
+//   aligned aligned_alloc(64, 192) + free
 //   sized   operator new(48) + sized operator delete(p, 48)
 //   null    free(NULL)
 #include <cstdio>
@@ -14,7 +15,7 @@
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: fastpath_loop pair|mixed|medium|sized|null N\n");
+    std::fprintf(stderr, "usage: fastpath_loop pair|mixed|medium|aligned|sized|null N\n");
     return 2;
   }
   const long n = std::atol(argv[2]);
@@ -40,6 +41,12 @@ int main(int argc, char** argv) {
   } else if (std::strcmp(argv[1], "medium") == 0) {
     for (long i = 0; i < n; ++i) {
       void* p = std::malloc(1500 + static_cast<size_t>(i & 7) * 64);
+      sink = p;
+      std::free(p);
+    }
+  } else if (std::strcmp(argv[1], "aligned") == 0) {
+    for (long i = 0; i < n; ++i) {
+      void* p = std::aligned_alloc(64, 192);
       sink = p;
       std::free(p);
     }

@@ -73,6 +73,13 @@ TEST(FastPath, MediumSizes) {
   ExpectWithin("medium", 83);
 }
 
+// aligned_alloc(64, 192) + free: the aligned request's class (192, a multiple of 64) through
+// malloc's fast path. Measured 83 (152 before, through heap_alloc's search for a class; tcmalloc
+// 86, jemalloc 185.5, mimalloc 2.0.9 221, glibc 605).
+TEST(FastPath, AlignedAlloc) {
+  ExpectWithin("aligned", 86);
+}
+
 // operator new(48) + sized operator delete. Measured 58 (mimalloc 3.6.0 58, tcmalloc 75,
 // jemalloc 144).
 TEST(FastPath, SizedDelete) {

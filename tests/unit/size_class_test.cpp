@@ -58,3 +58,19 @@ TEST(SizeClass, PagesHoldSeveralBlocks) {
     EXPECT_GE(slices * kSliceSize / class_size(c), 4u) << c;
   }
 }
+
+// aligned_request's claim: the class of the smallest multiple of the alignment that holds the
+// request is the smallest class that is a multiple of the alignment (the search the aligned paths
+// made before, class by class).
+TEST(SizeClass, AlignedRequestIsTheSmallestClassThatIsAMultipleOfTheAlignment) {
+  for (size_t align = 16; align <= kSliceSize; align *= 2) {
+    for (size_t n = 0; n <= kMaxClassSize; n += (n < 4096 ? 1 : 61)) {
+      size_t want = class_of(n);
+      while (want < kClassCount && class_size(want) % align != 0) ++want;
+      ASSERT_LT(want, kClassCount) << n << " at " << align;
+      size_t request = aligned_request(n, align);
+      ASSERT_EQ(class_of(request), want) << n << " at " << align;
+      ASSERT_LE(request, class_size(want)) << n << " at " << align;
+    }
+  }
+}
