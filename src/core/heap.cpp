@@ -374,9 +374,9 @@ namespace {
 
 // Above the direct sizes, the malloc fast path has no table: the class is computed, and a block
 // popped from the class's current page when it has one, as heap_malloc_class does; when it has
-// none (or the class's kept page is watched, or the heap is the shared empty one, whose queues
-// are empty), heap_malloc_class takes the computed class. A checked heap, a request at or above
-// the mmap threshold and the direct sizes are malloc_slow's.
+// none (or the class's kept page is watched), heap_malloc_class takes the computed class. A
+// checked heap, the shared empty heap (a thread's first request), a request at or above the mmap
+// threshold and the direct sizes are malloc_slow's.
 void* malloc_generic(size_t n, Heap* heap) noexcept {
   if (n > kDirectMax && n <= kMaxClassSize && n < options::mmap_threshold() && !heap->checked)
       [[likely]] {
@@ -385,7 +385,10 @@ void* malloc_generic(size_t n, Heap* heap) noexcept {
     if (page != nullptr && in_page_segment(page, page->free) && !heap_class_watched(heap, c))
         [[likely]]
       return heap_pop(page);
-    return heap_malloc_class(heap, c, 16);
+    // The shared empty heap (whose queues are empty) first makes the thread's heap, which may be
+    // a checked one: malloc_slow.
+    if (heap != &g_empty_heap) [[likely]]
+      return heap_malloc_class(heap, c, 16);
   }
   return malloc_slow(n, heap);
 }

@@ -591,6 +591,33 @@ static int overflow_small(void) {
   return 0;
 }
 
+/* A thread's first requests above the direct sizes (3000 and 40000 bytes) are checked blocks in
+   debug mode like any other: each is filled exactly and freed without a report, then the next one
+   is overrun by a byte. (Its heap is made by that first request: the path for those sizes must
+   not serve it before knowing the new heap is a checked one.) */
+static void* first_medium_in_thread(void* arg) {
+  (void)arg;
+  size_t sizes[2] = {3000, 40000};
+  for (int i = 0; i < 2; ++i) {
+    unsigned char* q = hide(malloc(sizes[i]));
+    memset(q, 0x5a, sizes[i]);
+    free(q);
+  }
+  emit("exact=1\n");
+  unsigned char* p = hide(malloc(3000));
+  kv_p("ptr", p);
+  kv_tid("tid");
+  ((volatile unsigned char*)p)[3000] = 0x11;
+  free(p);
+  return NULL;
+}
+
+static int debug_first_medium(void) {
+  run_thread(first_medium_in_thread, NULL);
+  after(3000);
+  return 0;
+}
+
 static int overflow_large(void) {
   size_t n = 200 * 1024;
   unsigned char* p = hide(malloc(n));
@@ -1091,6 +1118,7 @@ static const struct scenario kScenarios[] = {
     {"uaf_link_remote", uaf_link_remote},
     {"overflow_small", overflow_small},
     {"overflow_large", overflow_large},
+    {"debug_first_medium", debug_first_medium},
     {"overflow_large_guard", overflow_large_guard},
     {"overflow_huge_guard", overflow_huge_guard},
     {"overflow_huge", overflow_huge},

@@ -347,6 +347,14 @@ TEST_P(Both, DebugOverflowOfSmallBlock) {
   EXPECT_EQ(r.err, "");
 }
 
+// A thread whose first allocation is above the direct sizes gets a checked block too.
+TEST_P(Both, DebugChecksAThreadsFirstBlocksAboveTheDirectSizes) {
+  Result r = RunChild(GetParam(), "debug_first_medium", kDebug);
+  EXPECT_TRUE(r.Killed(SIGABRT)) << r.Describe();
+  EXPECT_EQ(r.Str("exact"), "1") << r.Describe();
+  EXPECT_EQ(r.err, Overflow(Ptr(r), 3000, 3000, Tid(r)));
+}
+
 TEST_P(Both, DebugOverflowOfLargeBlockWithinItsSlack) {
   Result r = RunChild(GetParam(), "overflow_large", kDebug);
   EXPECT_TRUE(r.Killed(SIGABRT)) << r.Describe();
