@@ -330,13 +330,6 @@ void heap_set_checked(Heap* heap, bool checked) noexcept {
 }
 
 void* heap_malloc_class(Heap* heap, size_t c, size_t align) noexcept {
-  if (heap == &g_empty_heap) [[unlikely]] {
-    heap = heap_for_thread();
-    if (heap == nullptr) {
-      errno = ENOMEM;
-      return nullptr;
-    }
-  }
   heap_note_class_used(heap, c);
   Page* page = heap->queues[c].first;
   if (page != nullptr && page->free != nullptr && !in_page_segment(page, page->free)) [[unlikely]]

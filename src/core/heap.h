@@ -164,7 +164,9 @@ inline constexpr uint64_t kIdleMs = 5;
 // the heap's pages go on as if it had (its queues' pages too if `queues_whole`).
 void heap_unstick_after_fork(Heap* heap, bool queues_whole) noexcept;
 // Allocate a block of class c (any size class, not only the direct ones), or of a larger class
-// whose blocks are aligned to `align` too (see lending_page).
+// whose blocks are aligned to `align` too (see lending_page). `heap` is a made heap, not the
+// shared empty one, and not a checked one: the callers make the thread's heap first and send a
+// checked heap to checked_malloc.
 void* heap_malloc_class(Heap* heap, size_t size_class, size_t align) noexcept;
 // Clear class c's kept_idle bit and give it its direct pointers back.
 [[gnu::noinline]] void heap_class_not_idle(Heap* heap, size_t c) noexcept;
