@@ -5,6 +5,7 @@
 
 #include "core/checked.h"
 #include "core/heap.h"
+#include "core/huge_pages.h"
 #include "core/page_map.h"
 #include "core/recent_sizes.h"
 #include "diag/options.h"
@@ -139,13 +140,18 @@ Lock g_pool_lock;
 Segment* g_pool = nullptr;  // empty, purged segments, linked through next
 
 Segment* pool_take() {
-  LockGuard guard(g_pool_lock);
-  Segment* seg = g_pool;
-  if (seg != nullptr) g_pool = seg->next;
+  Segment* seg;
+  {
+    LockGuard guard(g_pool_lock);
+    seg = g_pool;
+    if (seg != nullptr) g_pool = seg->next;
+  }
+  if (seg != nullptr) segment_pooled_huge_pages(seg, true);
   return seg;
 }
 
 void pool_put(Segment* seg) {
+  segment_pooled_huge_pages(seg, false);
   LockGuard guard(g_pool_lock);
   seg->next = g_pool;
   seg->prev = nullptr;
@@ -183,11 +189,13 @@ size_t purge_segment(Arena* arena, Segment* seg, uint64_t now, bool force, size_
   uint64_t next_deadline = 0;
   size_t purged = 0;
   size_t run_start = 0, run_len = 0;
+  uint32_t huge_ranges = 0;  // the 2 MiB ranges the purge touched
   auto flush = [&] {
     if (run_len == 0) return;
     os::purge(reinterpret_cast<uint8_t*>(seg) + (run_start << kSliceShift), run_len << kSliceShift,
               lazy);
     mark_slices(seg->dirty_mask, run_start, run_len, false);
+    huge_ranges |= huge_ranges_of(run_start, run_len);
     purged += run_len;
     run_len = 0;
   };
@@ -213,6 +221,7 @@ size_t purge_segment(Arena* arena, Segment* seg, uint64_t now, bool force, size_
     }
   }
   flush();
+  if (purged != 0) segment_purged_huge_pages(seg, huge_ranges, lazy);
   seg->purge_at_ms = next_deadline;
   arena->dirty_slices -= purged;
   add(g_dirty_slices, -static_cast<ptrdiff_t>(purged));
@@ -274,6 +283,7 @@ Segment* find_dirty_span(Arena* arena, size_t slices, size_t align_slices, int* 
 // Slices [first, first + count) of the arena's segment become a page (arena locked).
 Page* make_span_page(Arena* arena, Segment* seg, size_t first, size_t count) {
   size_t dirty = take_slices(arena, seg, first, count);
+  segment_use_huge_pages(seg);
   Page* page = segment_make_page(seg, first, count);
   // Purged slices read as zero, unless they were purged with MADV_FREE (kept until the kernel
   // needs the memory).
@@ -440,6 +450,9 @@ void arena_try_maintain_due(Arena* arena) noexcept {
 size_t arenas_dirty_bytes() noexcept {
   return g_dirty_slices.load(std::memory_order_relaxed) << kSliceShift;
 }
+size_t arenas_used_bytes() noexcept {
+  return g_used_slices.load(std::memory_order_relaxed) << kSliceShift;
+}
 size_t arena_count() {
   return g_arena_count.load(std::memory_order_relaxed);
 }
@@ -567,7 +580,10 @@ void arena_free_vacated(Page* page) {
     LockGuard guard(arena->lock);
     page_to_free_kind(page);
     mark_released(arena, seg, first, count, now);
-    if (purged) clear_dirty(arena, seg, first, count);
+    if (purged) {
+      clear_dirty(arena, seg, first, count);
+      segment_purged_huge_pages(seg, huge_ranges_of(first, count), lazy);
+    }
   }
   arenas_maintain_due();
   purger_start_if_needed();

@@ -99,6 +99,8 @@ void purger_start_if_needed(bool reclaim_pending = false) noexcept;
 void purger_after_fork_child() noexcept;
 // Bytes of freed memory waiting to be purged, over all arenas.
 size_t arenas_dirty_bytes() noexcept;
+// Bytes of slices handed out to pages and large blocks, over all arenas.
+size_t arenas_used_bytes() noexcept;
 
 // Drop every block of the arena at once (a private heap's reset or destroy). Reset
 // (keep_segments): the slices become free and dirty, purged after the delay. Destroy: purged now,

@@ -98,8 +98,13 @@ int find_free_run(const Segment* seg, size_t count, size_t align) {
   return -1;
 }
 
+HugePages huge_pages_policy() {
+  return static_cast<HugePages>(options::get(options::Id::kHugePages));
+}
+
+// huge_pages=always or never: every segment and huge block, as it is mapped.
 void advise_huge_pages(void* addr, size_t size) {
-  auto policy = static_cast<HugePages>(options::get(options::Id::kHugePages));
+  HugePages policy = huge_pages_policy();
   if (policy != HugePages::kDefault) os::advise_huge(addr, size, policy == HugePages::kAlways);
 }
 

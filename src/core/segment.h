@@ -29,6 +29,8 @@ inline constexpr uint64_t kSegmentCookie = 0x61726e616c6c6f63ull;  // "arnalloc"
 struct Segment {
   uint64_t cookie;
   SegmentKind kind;
+  bool huge_pages;       // advised MADV_HUGEPAGE (huge_pages=default, segment_use_huge_pages)
+  bool huge_declined;    // a purge left holes while advised: no advice until it is pooled
   uint32_t free_slices;  // count of bits in free_mask
   Arena* arena;
   size_t mapping_size;  // huge: the whole mapping

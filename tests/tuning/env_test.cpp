@@ -391,12 +391,37 @@ TEST(HugePages, NeverRefusesHugePages) {
   EXPECT_EQ(r.Str("huge_thp"), "0");
 }
 
-TEST(HugePages, DefaultLeavesTheKernelPolicy) {
+TEST(HugePages, DefaultLeavesASmallHeapToTheKernelPolicy) {
   REQUIRE_THP();
   Result r = RunChild({"smaps"}, kMapFrom1MiB);
   ASSERT_RAN(r);
   EXPECT_EQ(r.Str("segment_flags").find(" hg "), std::string::npos) << r.Describe();
   EXPECT_EQ(r.Str("segment_flags").find(" nh "), std::string::npos) << r.Describe();
+  EXPECT_EQ(r.Str("huge_flags").find(" hg "), std::string::npos) << r.Describe();
+}
+
+// Under the default policy a heap gets huge pages once it is large (64 MiB), in the segments
+// slices are taken from from then on; a purge withdraws them, so khugepaged cannot fill in the
+// memory given back.
+TEST(HugePages, DefaultAdvisesALargeHeapAndWithdrawsWhereAPurgeLeavesHoles) {
+  REQUIRE_THP();
+  Result r = RunChild({"thp-heap"});
+  ASSERT_RAN(r);
+  EXPECT_EQ(r.Str("small_flags").find(" hg "), std::string::npos) << r.Describe();
+  EXPECT_EQ(r.Str("small_flags").find(" nh "), std::string::npos) << r.Describe();
+  ASSERT_EQ(r.Num("same_segment"), 1) << r.Describe();
+  EXPECT_NE(r.Str("large_flags").find(" hg "), std::string::npos) << r.Describe();
+  EXPECT_EQ(r.Num("trimmed"), 1) << r.Describe();
+  EXPECT_EQ(r.Str("purged_flags").find(" hg "), std::string::npos) << r.Describe();
+  EXPECT_NE(r.Str("purged_flags").find(" nh "), std::string::npos) << r.Describe();
+}
+
+TEST(HugePages, NeverKeepsALargeHeapOffHugePages) {
+  REQUIRE_THP();
+  Result r = RunChild({"thp-heap"}, {{"ARENALLOC_HUGE_PAGES", "never"}});
+  ASSERT_RAN(r);
+  EXPECT_EQ(r.Str("large_flags").find(" hg "), std::string::npos) << r.Describe();
+  EXPECT_NE(r.Str("large_flags").find(" nh "), std::string::npos) << r.Describe();
 }
 
 TEST(HugePages, GlibcTunablesHugetlb) {

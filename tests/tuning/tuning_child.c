@@ -20,6 +20,9 @@
  *   perturb env|mallopt           fill patterns of new and freed blocks
  *   brk                           the [heap] region and whether a block lies in it
  *   smaps                         THPeligible and VmFlags of a segment and a huge mapping
+ *   thp-heap                      VmFlags of segments (their part from 2 MiB on) while the heap
+ *                                 is small, once 80 MiB of 1 MiB blocks are live, and after
+ *                                 malloc_trim purged a freed block's slices
  *   names                         the /proc/self/maps names of a segment and a huge mapping
  *   introspect MIB                mallinfo2/stats vs. what the process holds
  *   malloc-stats                  malloc_stats() on stderr after a known set of blocks
@@ -368,6 +371,43 @@ static void smaps_of(const char* key, const void* addr) {
   if (f != NULL) fclose(f);
 }
 
+/* smaps_of for the part of p's segment that huge_pages=default advises (from 2 MiB on). */
+static void smaps_of_segment(const char* key, const void* p) {
+  uintptr_t seg = (uintptr_t)p & ~((uintptr_t)32 * MIB - 1);
+  smaps_of(key, (const void*)(seg + 2 * MIB + 4096));
+}
+
+static int cmd_thp_heap(void) {
+  void* small = check(malloc(100), "malloc");
+  touch(small, 100);
+  smaps_of_segment("small", small);
+  enum { kBlocks = 80 };
+  void* blocks[kBlocks];
+  for (int i = 0; i < kBlocks; ++i) {
+    blocks[i] = check(malloc(MIB), "malloc");
+    touch(blocks[i], MIB);
+  }
+  /* Two blocks taken from one segment now that the heap is large. */
+  void* a = NULL;
+  void* b = NULL;
+  for (int tries = 0; tries < 4; ++tries) {
+    a = check(malloc(MIB), "malloc");
+    b = check(malloc(MIB), "malloc");
+    touch(a, MIB);
+    touch(b, MIB);
+    if (((uintptr_t)a ^ (uintptr_t)b) < 32 * MIB) break;
+  }
+  printf("same_segment=%d\n", ((uintptr_t)a ^ (uintptr_t)b) < 32 * MIB);
+  smaps_of_segment("large", b);
+  free(a);
+  printf("trimmed=%d\n", malloc_trim(0));
+  smaps_of_segment("purged", b);
+  for (int i = 0; i < kBlocks; ++i) free(blocks[i]);
+  free(b);
+  free(small);
+  return 0;
+}
+
 static int cmd_smaps(void) {
   void* p = check(malloc(100), "malloc");
   void* q = check(malloc(16 * MIB), "malloc");
@@ -486,6 +526,7 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "perturb") == 0 && argc == 3) return cmd_perturb(argv[2]);
   if (strcmp(cmd, "brk") == 0) return cmd_brk();
   if (strcmp(cmd, "smaps") == 0) return cmd_smaps();
+  if (strcmp(cmd, "thp-heap") == 0) return cmd_thp_heap();
   if (strcmp(cmd, "names") == 0) return cmd_names();
   if (strcmp(cmd, "introspect") == 0 && argc == 3) return cmd_introspect(parse_size(argv[2]));
   if (strcmp(cmd, "malloc-stats") == 0) return cmd_malloc_stats();

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <vector>
 
+#include "core/huge_pages.h"
 #include "core/process.h"
 #include "diag/options.h"
 #include "os/os.h"
@@ -146,4 +148,59 @@ TEST(Arena, SpanComesFromAnotherArenasDirtySlicesBeforeFreshMemory) {
   arena_free_page(taken);  // back to the arena of its segment
   EXPECT_EQ(b->dirty_slices, 4u);
   EXPECT_EQ(a->dirty_slices, 0u);
+}
+
+// huge_pages=default: once the segments hold kHugePagesFrom, a segment slices are taken from is
+// advised; a purge that empties whole 2 MiB ranges keeps the advice, one that leaves pages
+// present beside its holes withdraws it for good (until the segment is pooled).
+TEST(Arena, LargeHeapSegmentsGetHugePagesUntilAPurgeLeavesHoles) {
+  Arena* arena = test_arena();
+  arena_maintain(arena, true);  // no dirty runs left to be taken first
+  std::vector<Page*> ballast;   // never written: address space, no RSS
+  while (arenas_used_bytes() + arenas_dirty_bytes() < kHugePagesFrom + kHugePageSize) {
+    Page* p = arena_take_span(arena, kSlicesPerHugePage, 1);
+    ASSERT_NE(p, nullptr);
+    ballast.push_back(p);
+  }
+  Page* whole = arena_take_span(arena, kSlicesPerHugePage, kSlicesPerHugePage);
+  ASSERT_NE(whole, nullptr);
+  Segment* seg = segment_of_page(whole);
+  EXPECT_TRUE(seg->huge_pages);
+  std::memset(whole->start, 1, kHugePageSize);
+  arena_free_page(whole);
+  EXPECT_GE(arena_maintain(arena, true), kHugePageSize);
+  EXPECT_TRUE(seg->huge_pages) << "a purge of a whole 2 MiB range withdrew the advice";
+  EXPECT_FALSE(seg->huge_declined);
+
+  // Two spans side by side in one 2 MiB range (earlier holes of the size taken on the way).
+  Page* half = arena_take_span(arena, kSlicesPerHugePage / 2, kSlicesPerHugePage);
+  ASSERT_NE(half, nullptr);
+  Page* kept = nullptr;
+  for (int tries = 0; tries < 64 && kept == nullptr; ++tries) {
+    Page* p = arena_take_span(arena, kSlicesPerHugePage / 2, kSlicesPerHugePage / 2);
+    ASSERT_NE(p, nullptr);
+    if (p->start == half->start + kHugePageSize / 2)
+      kept = p;
+    else
+      ballast.push_back(p);
+  }
+  ASSERT_NE(kept, nullptr) << "no span next to " << static_cast<void*>(half->start);
+  Segment* shared = segment_of_page(half);
+  ASSERT_TRUE(shared->huge_pages);
+  std::memset(half->start, 1, kHugePageSize);
+  arena_free_page(half);
+  arena_maintain(arena, true);
+  EXPECT_FALSE(shared->huge_pages) << "a purge left a hole beside live slices, still advised";
+  EXPECT_TRUE(shared->huge_declined);
+  // Declined: taking more slices from it does not advise it again.
+  Page* more = arena_take_span(arena, 1, 1);
+  ASSERT_NE(more, nullptr);
+  if (segment_of_page(more) == shared) {
+    EXPECT_FALSE(shared->huge_pages);
+  }
+
+  arena_free_page(more);
+  arena_free_page(kept);
+  for (Page* p : ballast) arena_free_page(p);
+  arena_maintain(arena, true);
 }

@@ -1,5 +1,6 @@
 #include "core/segment.h"
 
+#include "core/huge_pages.h"
 #include "core/page_map.h"
 #include "os/os.h"
 
@@ -327,4 +328,14 @@ TEST(Huge, ResizeInPlaceWithinTheMapping) {
   EXPECT_GE(page->block_size, 1u << 20);
   EXPECT_FALSE(huge_resize_in_place(page, size_t{1} << 40));
   huge_free(page);
+}
+
+TEST(SliceBits, HugeRangesOfSlices) {
+  EXPECT_EQ(huge_ranges_of(0, 1), 0x1u);
+  EXPECT_EQ(huge_ranges_of(31, 1), 0x1u);
+  EXPECT_EQ(huge_ranges_of(31, 2), 0x3u);
+  EXPECT_EQ(huge_ranges_of(32, 32), 0x2u);
+  EXPECT_EQ(huge_ranges_of(40, 100), 0x1eu);  // slices 40..139: ranges 1..4
+  EXPECT_EQ(huge_ranges_of(kFirstUsableSlice, kSlicesPerSegment - kFirstUsableSlice), 0xffffu);
+  EXPECT_EQ(huge_ranges_of(kSlicesPerSegment - 1, 1), 0x8000u);
 }

@@ -1,0 +1,70 @@
+// Transparent huge pages for large heaps (huge_pages=default).
+#include "core/huge_pages.h"
+
+#include <bit>
+
+#include "core/arena.h"
+#include "diag/options.h"
+#include "os/os.h"
+
+namespace arenalloc {
+
+// A heap of hundreds of MiB touched at random spends much of its time in page faults and TLB
+// misses: 4 KiB pages fault one at a time, and the TLB reaches a few MiB of them. With a huge page
+// each 2 MiB is one fault and one TLB entry. But a huge page is resident as a whole once any byte
+// of it is touched, which would multiply a small program's RSS (the suite's small rows 1.5-3x
+// under huge_pages=always), so only a heap that is already large has them, where a partly used
+// 2 MiB costs a few percent at most.
+//
+// khugepaged collapses an advised 2 MiB range with any page present into one huge page, filling
+// its holes. A purge makes such holes where it leaves pages present in a range it touched (slices
+// in use, or free and not yet purged); so such a purge withdraws the segment's advice, and the
+// memory purged stays given back. A purge that empties whole ranges (a large block's, most of a
+// phase's pages) leaves nothing to collapse, and the advice stays. Huge pages already made stay
+// until purges split them.
+namespace {
+
+bool heap_is_large() {
+  return arenas_used_bytes() + arenas_dirty_bytes() >= kHugePagesFrom;
+}
+
+void set_huge_pages(Segment* seg, bool huge) {
+  seg->huge_pages = huge;
+  os::advise_huge(reinterpret_cast<uint8_t*>(seg) + kHugePageSize, kSegmentSize - kHugePageSize,
+                  huge);
+}
+
+// Whether 2 MiB range r of the segment has nothing present: every slice free and purged.
+bool huge_range_empty(const Segment* seg, size_t r) {
+  size_t first = r * kSlicesPerHugePage;
+  return count_slices(seg->free_mask, first, kSlicesPerHugePage) == kSlicesPerHugePage &&
+         !any_slice_set(seg->dirty_mask, first, kSlicesPerHugePage);
+}
+
+}  // namespace
+
+void segment_use_huge_pages(Segment* seg) {
+  if (seg->huge_pages || seg->huge_declined) return;
+  if (options::get(options::Id::kHugePages) != uint64_t(HugePages::kDefault)) return;
+  if (!heap_is_large()) return;
+  set_huge_pages(seg, true);
+}
+
+void segment_purged_huge_pages(Segment* seg, uint32_t touched, bool lazy) {
+  if (!seg->huge_pages) return;
+  touched &= ~uint32_t{1};  // the header's range is never advised
+  bool holes = lazy;        // MADV_FREE leaves the pages present until the kernel needs them
+  for (; touched != 0 && !holes; touched &= touched - 1)
+    holes = !huge_range_empty(seg, static_cast<size_t>(std::countr_zero(touched)));
+  if (!holes) return;
+  set_huge_pages(seg, false);
+  seg->huge_declined = true;
+}
+
+void segment_pooled_huge_pages(Segment* seg, bool taken) {
+  // A pooled segment is purged whole: nothing of it is left for khugepaged to fill.
+  seg->huge_declined = false;
+  if (taken && seg->huge_pages && !heap_is_large()) set_huge_pages(seg, false);
+}
+
+}  // namespace arenalloc

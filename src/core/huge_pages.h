@@ -1,0 +1,34 @@
+// Transparent huge pages for large heaps, the policy of huge_pages=default (why: huge_pages.cpp).
+// A segment is advised MADV_HUGEPAGE when slices are taken from it while the segments hold
+// kHugePagesFrom bytes (in use or waiting to be purged), from its second 2 MiB on, so that the
+// header alone never makes 2 MiB resident. A purge that leaves pages present in a 2 MiB range it
+// touched withdraws the advice until the segment is pooled; a segment taken from the pool while
+// the heap is small loses it. (huge_pages=always and never advise every segment and huge block as
+// it is mapped, in segment.cpp.)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/segment.h"
+
+namespace arenalloc {
+
+inline constexpr size_t kHugePageSize = size_t{2} << 20;
+inline constexpr size_t kHugePagesFrom = size_t{64} << 20;
+inline constexpr size_t kSlicesPerHugePage = kHugePageSize >> kSliceShift;
+
+// The 2 MiB ranges of a segment that slices [first, first + count) touch, one bit each.
+inline uint32_t huge_ranges_of(size_t first, size_t count) {
+  size_t lo = first / kSlicesPerHugePage, hi = (first + count - 1) / kSlicesPerHugePage;
+  return static_cast<uint32_t>(((uint64_t{2} << hi) - 1) & ~((uint64_t{1} << lo) - 1));
+}
+
+// Slices are being taken from `seg` (its arena's lock held).
+void segment_use_huge_pages(Segment* seg);
+// Slices in the 2 MiB ranges `touched` (huge_ranges_of) were just purged (`lazy`: MADV_FREE).
+void segment_purged_huge_pages(Segment* seg, uint32_t touched, bool lazy);
+// `seg` goes to the pool of empty segments, or (`taken`) comes out of it.
+void segment_pooled_huge_pages(Segment* seg, bool taken);
+
+}  // namespace arenalloc
