@@ -25,7 +25,7 @@ namespace arenalloc {
 namespace {
 
 bool heap_is_large() {
-  return arenas_used_bytes() + arenas_dirty_bytes() >= kHugePagesFrom;
+  return arenas_used_bytes() + arenas_dirty_bytes() >= huge_pages_threshold();
 }
 
 void set_huge_pages(Segment* seg, bool huge) {
@@ -42,6 +42,11 @@ bool huge_range_empty(const Segment* seg, size_t r) {
 }
 
 }  // namespace
+
+size_t huge_pages_threshold() {
+  size_t per_arena = arenas_in_use() * kHugePagesFromPerArena;
+  return per_arena > kHugePagesFrom ? per_arena : kHugePagesFrom;
+}
 
 void segment_use_huge_pages(Segment* seg) {
   if (seg->huge_pages || seg->huge_declined) return;

@@ -16,6 +16,9 @@ namespace arenalloc {
 
 inline constexpr size_t kHugePageSize = size_t{2} << 20;
 inline constexpr size_t kHugePagesFrom = size_t{64} << 20;
+// And at least this much per arena in use: each arena's segments end in a 2 MiB range it uses in
+// part, so the heap must be large against their number for huge pages to cost a few percent.
+inline constexpr size_t kHugePagesFromPerArena = size_t{32} << 20;
 inline constexpr size_t kSlicesPerHugePage = kHugePageSize >> kSliceShift;
 
 // The 2 MiB ranges of a segment that slices [first, first + count) touch, one bit each.
@@ -24,6 +27,8 @@ inline uint32_t huge_ranges_of(size_t first, size_t count) {
   return static_cast<uint32_t>(((uint64_t{2} << hi) - 1) & ~((uint64_t{1} << lo) - 1));
 }
 
+// The bytes the segments must hold (in use or waiting to be purged) for huge pages.
+size_t huge_pages_threshold();
 // Slices are being taken from `seg` (its arena's lock held).
 void segment_use_huge_pages(Segment* seg);
 // Slices in the 2 MiB ranges `touched` (huge_ranges_of) were just purged (`lazy`: MADV_FREE).

@@ -94,7 +94,8 @@ const Entry kTable[kCount] = {
      kBoolNames},
     {{"huge_pages", nullptr, "default, always or never",
       "transparent huge pages for segments and huge blocks (default: segments of a heap of 64 "
-      "MiB or more, until a purge leaves holes in them; otherwise the kernel's policy)"},
+      "MiB and 32 MiB per arena or more, until a purge leaves holes in them; otherwise the "
+      "kernel's policy)"},
      0,
      0,
      2,

@@ -416,6 +416,16 @@ TEST(HugePages, DefaultAdvisesALargeHeapAndWithdrawsWhereAPurgeLeavesHoles) {
   EXPECT_NE(r.Str("purged_flags").find(" nh "), std::string::npos) << r.Describe();
 }
 
+// Each arena's segments end in a 2 MiB range used in part: with 8 more arenas in use, 80 MiB is
+// not large enough (32 MiB per arena).
+TEST(HugePages, DefaultWantsAHeapLargeForItsArenas) {
+  REQUIRE_THP();
+  Result r = RunChild({"thp-heap", "8"});
+  ASSERT_RAN(r);
+  ASSERT_EQ(r.Num("same_segment"), 1) << r.Describe();
+  EXPECT_EQ(r.Str("large_flags").find(" hg "), std::string::npos) << r.Describe();
+}
+
 TEST(HugePages, NeverKeepsALargeHeapOffHugePages) {
   REQUIRE_THP();
   Result r = RunChild({"thp-heap"}, {{"ARENALLOC_HUGE_PAGES", "never"}});

@@ -20,9 +20,10 @@
  *   perturb env|mallopt           fill patterns of new and freed blocks
  *   brk                           the [heap] region and whether a block lies in it
  *   smaps                         THPeligible and VmFlags of a segment and a huge mapping
- *   thp-heap                      VmFlags of segments (their part from 2 MiB on) while the heap
+ *   thp-heap [THREADS]            VmFlags of segments (their part from 2 MiB on) while the heap
  *                                 is small, once 80 MiB of 1 MiB blocks are live, and after
- *                                 malloc_trim purged a freed block's slices
+ *                                 malloc_trim purged a freed block's slices; first THREADS
+ *                                 threads at once allocate a block each (arenas in use)
  *   names                         the /proc/self/maps names of a segment and a huge mapping
  *   introspect MIB                mallinfo2/stats vs. what the process holds
  *   malloc-stats                  malloc_stats() on stderr after a known set of blocks
@@ -377,7 +378,26 @@ static void smaps_of_segment(const char* key, const void* p) {
   smaps_of(key, (const void*)(seg + 2 * MIB + 4096));
 }
 
-static int cmd_thp_heap(void) {
+static pthread_barrier_t g_thp_barrier;
+
+static void* thp_thread(void* arg) {
+  (void)arg;
+  void* p = check(malloc(64), "malloc");
+  touch(p, 64);
+  pthread_barrier_wait(&g_thp_barrier); /* all hold a heap at once: each its own arena */
+  free(p);
+  return NULL;
+}
+
+static int cmd_thp_heap(int threads) {
+  if (threads > 0) {
+    pthread_t t[64];
+    if (threads > 64) threads = 64;
+    pthread_barrier_init(&g_thp_barrier, NULL, (unsigned)threads);
+    for (int i = 0; i < threads; ++i) pthread_create(&t[i], NULL, thp_thread, NULL);
+    for (int i = 0; i < threads; ++i) pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&g_thp_barrier);
+  }
   void* small = check(malloc(100), "malloc");
   touch(small, 100);
   smaps_of_segment("small", small);
@@ -526,7 +546,7 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "perturb") == 0 && argc == 3) return cmd_perturb(argv[2]);
   if (strcmp(cmd, "brk") == 0) return cmd_brk();
   if (strcmp(cmd, "smaps") == 0) return cmd_smaps();
-  if (strcmp(cmd, "thp-heap") == 0) return cmd_thp_heap();
+  if (strcmp(cmd, "thp-heap") == 0 && argc <= 3) return cmd_thp_heap(argc == 3 ? atoi(argv[2]) : 0);
   if (strcmp(cmd, "names") == 0) return cmd_names();
   if (strcmp(cmd, "introspect") == 0 && argc == 3) return cmd_introspect(parse_size(argv[2]));
   if (strcmp(cmd, "malloc-stats") == 0) return cmd_malloc_stats();

@@ -157,7 +157,7 @@ TEST(Arena, LargeHeapSegmentsGetHugePagesUntilAPurgeLeavesHoles) {
   Arena* arena = test_arena();
   arena_maintain(arena, true);  // no dirty runs left to be taken first
   std::vector<Page*> ballast;   // never written: address space, no RSS
-  while (arenas_used_bytes() + arenas_dirty_bytes() < kHugePagesFrom + kHugePageSize) {
+  while (arenas_used_bytes() + arenas_dirty_bytes() < huge_pages_threshold() + kHugePageSize) {
     Page* p = arena_take_span(arena, kSlicesPerHugePage, 1);
     ASSERT_NE(p, nullptr);
     ballast.push_back(p);
