@@ -1,8 +1,8 @@
 // Transparent huge pages for large heaps, the policy of huge_pages=default (why: huge_pages.cpp).
 // A segment is advised MADV_HUGEPAGE when slices are taken from it while the segments hold
-// kHugePagesFrom bytes (in use or waiting to be purged), from its second 2 MiB on, so that the
-// header alone never makes 2 MiB resident. A purge that leaves pages present in a 2 MiB range it
-// touched withdraws the advice until the segment is pooled; a segment taken from the pool while
+// huge_pages_threshold() bytes (in use or waiting to be purged), from its second 2 MiB on, so that
+// the header alone never makes 2 MiB resident. A purge that leaves pages present in a 2 MiB range
+// it touched withdraws the advice until the segment is pooled; a segment taken from the pool while
 // the heap is small loses it. (huge_pages=always and never advise every segment and huge block as
 // it is mapped, in segment.cpp.)
 #pragma once

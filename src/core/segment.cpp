@@ -98,13 +98,10 @@ int find_free_run(const Segment* seg, size_t count, size_t align) {
   return -1;
 }
 
-HugePages huge_pages_policy() {
-  return static_cast<HugePages>(options::get(options::Id::kHugePages));
-}
-
-// huge_pages=always or never: every segment and huge block, as it is mapped.
+// huge_pages=always or never: every segment and huge block, as it is mapped (default:
+// huge_pages.h).
 void advise_huge_pages(void* addr, size_t size) {
-  HugePages policy = huge_pages_policy();
+  auto policy = static_cast<HugePages>(options::get(options::Id::kHugePages));
   if (policy != HugePages::kDefault) os::advise_huge(addr, size, policy == HugePages::kAlways);
 }
 
