@@ -180,16 +180,28 @@ static void* arena_thread(void* arg) {
   return NULL;
 }
 
-static int cmd_arenas(int threads) {
-  pthread_t t[256];
+/* Start `threads` arena_threads (at most 256) and return once each holds its blocks. */
+static int hold_arena_threads(pthread_t* t, int threads) {
   if (threads > 256) threads = 256;
   pthread_barrier_init(&g_ready, NULL, (unsigned)threads + 1);
   pthread_barrier_init(&g_done, NULL, (unsigned)threads + 1);
   for (int i = 0; i < threads; ++i) pthread_create(&t[i], NULL, arena_thread, NULL);
   pthread_barrier_wait(&g_ready);
-  print_json("json");
+  return threads;
+}
+
+static void release_arena_threads(pthread_t* t, int threads) {
   pthread_barrier_wait(&g_done);
   for (int i = 0; i < threads; ++i) pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&g_ready);
+  pthread_barrier_destroy(&g_done);
+}
+
+static int cmd_arenas(int threads) {
+  pthread_t t[256];
+  threads = hold_arena_threads(t, threads);
+  print_json("json");
+  release_arena_threads(t, threads);
   char v[64];
   arenalloc_option_get("arena_max", v, sizeof(v));
   printf("arena_max=%s\n", v);
@@ -378,25 +390,10 @@ static void smaps_of_segment(const char* key, const void* p) {
   smaps_of(key, (const void*)(seg + 2 * MIB + 4096));
 }
 
-static pthread_barrier_t g_thp_barrier;
-
-static void* thp_thread(void* arg) {
-  (void)arg;
-  void* p = check(malloc(64), "malloc");
-  touch(p, 64);
-  pthread_barrier_wait(&g_thp_barrier); /* all hold a heap at once: each its own arena */
-  free(p);
-  return NULL;
-}
-
 static int cmd_thp_heap(int threads) {
-  if (threads > 0) {
-    pthread_t t[64];
-    if (threads > 64) threads = 64;
-    pthread_barrier_init(&g_thp_barrier, NULL, (unsigned)threads);
-    for (int i = 0; i < threads; ++i) pthread_create(&t[i], NULL, thp_thread, NULL);
-    for (int i = 0; i < threads; ++i) pthread_join(t[i], NULL);
-    pthread_barrier_destroy(&g_thp_barrier);
+  if (threads > 0) { /* all hold a heap at once: each its own arena */
+    pthread_t t[256];
+    release_arena_threads(t, hold_arena_threads(t, threads));
   }
   void* small = check(malloc(100), "malloc");
   touch(small, 100);
