@@ -23,7 +23,7 @@
  *   thp-heap [THREADS]            VmFlags of segments (their part from 2 MiB on) while the heap
  *                                 is small, once 80 MiB of 1 MiB blocks are live, and after
  *                                 malloc_trim purged a freed block's slices; first THREADS
- *                                 threads at once allocate a block each (arenas in use)
+ *                                 threads hold blocks at once (arenas in use; hold_arena_threads)
  *   names                         the /proc/self/maps names of a segment and a huge mapping
  *   introspect MIB                mallinfo2/stats vs. what the process holds
  *   malloc-stats                  malloc_stats() on stderr after a known set of blocks
