@@ -44,8 +44,8 @@ bool huge_range_empty(const Segment* seg, size_t r) {
 }  // namespace
 
 size_t huge_pages_threshold() {
-  size_t per_arena = arenas_in_use() * kHugePagesFromPerArena;
-  return per_arena > kHugePagesFrom ? per_arena : kHugePagesFrom;
+  size_t arenas = arenas_in_use();
+  return (arenas > 1 ? arenas : 1) * kHugePagesPerArena;
 }
 
 void segment_use_huge_pages(Segment* seg) {

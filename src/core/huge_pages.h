@@ -15,10 +15,9 @@
 namespace arenalloc {
 
 inline constexpr size_t kHugePageSize = size_t{2} << 20;
-inline constexpr size_t kHugePagesFrom = size_t{64} << 20;
-// And at least this much per arena in use: each arena's segments end in a 2 MiB range it uses in
-// part, so the heap must be large against their number for huge pages to cost a few percent.
-inline constexpr size_t kHugePagesFromPerArena = size_t{32} << 20;
+// A heap is large from this much per arena in use: each arena's segments end in a 2 MiB range it
+// uses in part, at most 2 MiB of RSS for every 32 MiB when the heap crosses it, less as it grows.
+inline constexpr size_t kHugePagesPerArena = size_t{32} << 20;
 inline constexpr size_t kSlicesPerHugePage = kHugePageSize >> kSliceShift;
 
 // The 2 MiB ranges of a segment that slices [first, first + count) touch, one bit each.

@@ -400,9 +400,9 @@ TEST(HugePages, DefaultLeavesASmallHeapToTheKernelPolicy) {
   EXPECT_EQ(r.Str("huge_flags").find(" hg "), std::string::npos) << r.Describe();
 }
 
-// Under the default policy a heap gets huge pages once it is large (64 MiB), in the segments
-// slices are taken from from then on; a purge withdraws them, so khugepaged cannot fill in the
-// memory given back.
+// Under the default policy a heap gets huge pages once it is large (32 MiB per arena in use), in
+// the segments slices are taken from from then on; a purge withdraws them, so khugepaged cannot
+// fill in the memory given back.
 TEST(HugePages, DefaultAdvisesALargeHeapAndWithdrawsWhereAPurgeLeavesHoles) {
   REQUIRE_THP();
   Result r = RunChild({"thp-heap"});
@@ -414,6 +414,19 @@ TEST(HugePages, DefaultAdvisesALargeHeapAndWithdrawsWhereAPurgeLeavesHoles) {
   EXPECT_EQ(r.Num("trimmed"), 1) << r.Describe();
   EXPECT_EQ(r.Str("purged_flags").find(" hg "), std::string::npos) << r.Describe();
   EXPECT_NE(r.Str("purged_flags").find(" nh "), std::string::npos) << r.Describe();
+}
+
+// One arena: 40 MiB is large, 24 MiB is not.
+TEST(HugePages, DefaultWantsAHeapOf32MiBForOneArena) {
+  REQUIRE_THP();
+  Result large = RunChild({"thp-heap", "0", "40"});
+  ASSERT_RAN(large);
+  ASSERT_EQ(large.Num("same_segment"), 1) << large.Describe();
+  EXPECT_NE(large.Str("large_flags").find(" hg "), std::string::npos) << large.Describe();
+  Result small = RunChild({"thp-heap", "0", "24"});
+  ASSERT_RAN(small);
+  ASSERT_EQ(small.Num("same_segment"), 1) << small.Describe();
+  EXPECT_EQ(small.Str("large_flags").find(" hg "), std::string::npos) << small.Describe();
 }
 
 // Each arena's segments end in a 2 MiB range used in part: with 8 more arenas in use, 80 MiB is

@@ -20,8 +20,8 @@
  *   perturb env|mallopt           fill patterns of new and freed blocks
  *   brk                           the [heap] region and whether a block lies in it
  *   smaps                         THPeligible and VmFlags of a segment and a huge mapping
- *   thp-heap [THREADS]            VmFlags of segments (their part from 2 MiB on) while the heap
- *                                 is small, once 80 MiB of 1 MiB blocks are live, and after
+ *   thp-heap [THREADS [MIB]]      VmFlags of segments (their part from 2 MiB on) while the heap
+ *                                 is small, once MIB (80) MiB of 1 MiB blocks are live, and after
  *                                 malloc_trim purged a freed block's slices; first THREADS
  *                                 threads hold blocks at once (arenas in use; hold_arena_threads)
  *   names                         the /proc/self/maps names of a segment and a huge mapping
@@ -390,7 +390,7 @@ static void smaps_of_segment(const char* key, const void* p) {
   smaps_of(key, (const void*)(seg + 2 * MIB + 4096));
 }
 
-static int cmd_thp_heap(int threads) {
+static int cmd_thp_heap(int threads, int mib) {
   if (threads > 0) { /* all hold a heap at once: each its own arena */
     pthread_t t[256];
     release_arena_threads(t, hold_arena_threads(t, threads));
@@ -398,9 +398,10 @@ static int cmd_thp_heap(int threads) {
   void* small = check(malloc(100), "malloc");
   touch(small, 100);
   smaps_of_segment("small", small);
-  enum { kBlocks = 80 };
-  void* blocks[kBlocks];
-  for (int i = 0; i < kBlocks; ++i) {
+  enum { kMaxBlocks = 128 };
+  const int nblocks = mib < 0 ? 0 : (mib > kMaxBlocks ? kMaxBlocks : mib);
+  void* blocks[kMaxBlocks];
+  for (int i = 0; i < nblocks; ++i) {
     blocks[i] = check(malloc(MIB), "malloc");
     touch(blocks[i], MIB);
   }
@@ -419,7 +420,7 @@ static int cmd_thp_heap(int threads) {
   free(a);
   printf("trimmed=%d\n", malloc_trim(0));
   smaps_of_segment("purged", b);
-  for (int i = 0; i < kBlocks; ++i) free(blocks[i]);
+  for (int i = 0; i < nblocks; ++i) free(blocks[i]);
   free(b);
   free(small);
   return 0;
@@ -543,7 +544,8 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "perturb") == 0 && argc == 3) return cmd_perturb(argv[2]);
   if (strcmp(cmd, "brk") == 0) return cmd_brk();
   if (strcmp(cmd, "smaps") == 0) return cmd_smaps();
-  if (strcmp(cmd, "thp-heap") == 0 && argc <= 3) return cmd_thp_heap(argc == 3 ? atoi(argv[2]) : 0);
+  if (strcmp(cmd, "thp-heap") == 0 && argc <= 4)
+    return cmd_thp_heap(argc >= 3 ? atoi(argv[2]) : 0, argc == 4 ? atoi(argv[3]) : 80);
   if (strcmp(cmd, "names") == 0) return cmd_names();
   if (strcmp(cmd, "introspect") == 0 && argc == 3) return cmd_introspect(parse_size(argv[2]));
   if (strcmp(cmd, "malloc-stats") == 0) return cmd_malloc_stats();

@@ -150,8 +150,8 @@ TEST(Arena, SpanComesFromAnotherArenasDirtySlicesBeforeFreshMemory) {
   EXPECT_EQ(a->dirty_slices, 0u);
 }
 
-// huge_pages=default: once the segments hold kHugePagesFrom, a segment slices are taken from is
-// advised; a purge that empties whole 2 MiB ranges keeps the advice, one that leaves pages
+// huge_pages=default: once the segments hold huge_pages_threshold(), a segment slices are taken
+// from is advised; a purge that empties whole 2 MiB ranges keeps the advice, one that leaves pages
 // present beside its holes withdraws it for good (until the segment is pooled).
 TEST(Arena, LargeHeapSegmentsGetHugePagesUntilAPurgeLeavesHoles) {
   Arena* arena = test_arena();
