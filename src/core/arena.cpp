@@ -238,11 +238,18 @@ size_t clear_dirty(Arena* arena, Segment* seg, size_t first, size_t count) {
   return dirty;
 }
 
+// Slices handed out to pages and large blocks (`delta` of them, or given back), in the arena's
+// count and the process's.
+void count_used(Arena* arena, ptrdiff_t delta) {
+  add(arena->used_slices, delta);
+  add(g_used_slices, delta);
+}
+
 // Slices leave the free set for a page or a large block. Returns how many were dirty.
 size_t take_slices(Arena* arena, Segment* seg, size_t first, size_t count) {
   mark_slices(seg->free_mask, first, count, false);
   seg->free_slices -= static_cast<uint32_t>(count);
-  add(g_used_slices, static_cast<ptrdiff_t>(count));
+  count_used(arena, static_cast<ptrdiff_t>(count));
   return clear_dirty(arena, seg, first, count);
 }
 
@@ -307,7 +314,7 @@ void mark_released(Arena* arena, Segment* seg, size_t first, size_t count, uint6
   seg->free_slices += static_cast<uint32_t>(count);
   arena->dirty_slices += count;
   add(g_dirty_slices, static_cast<ptrdiff_t>(count));
-  add(g_used_slices, -static_cast<ptrdiff_t>(count));
+  count_used(arena, -static_cast<ptrdiff_t>(count));
   uint64_t due = now + options::purge_delay_ms();
   if (seg->purge_at_ms == 0 || due < seg->purge_at_ms) {
     seg->purge_at_ms = due;
@@ -479,6 +486,13 @@ Arena* arena_for_new_heap() {
 
 size_t arenas_in_use() {
   return g_arenas_in_use.load(std::memory_order_relaxed);
+}
+
+size_t arenas_holding(size_t bytes) {
+  size_t n = 0;
+  for (size_t i = 0, used = arenas_in_use(); i < used; ++i)
+    n += (g_arenas[i].used_slices.load(std::memory_order_relaxed) << kSliceShift) >= bytes;
+  return n;
 }
 
 void arenas_set_count(size_t count) {
@@ -664,7 +678,7 @@ void arena_discard_all(Arena* arena, bool keep_segments) {
     } else {
       // Destroy: purge it all now and give the segment to the pool.
       size_t dirty = count_slices(seg->dirty_mask, 0, kSlicesPerSegment);
-      add(g_used_slices, -static_cast<ptrdiff_t>(segment_usable_slices() - seg->free_slices));
+      count_used(arena, -static_cast<ptrdiff_t>(segment_usable_slices() - seg->free_slices));
       add(g_dirty_slices, -static_cast<ptrdiff_t>(dirty));
       arena->dirty_slices -= dirty;
       constexpr size_t kUsableBytes = kSegmentSize - kFirstUsableSlice * kSliceSize;

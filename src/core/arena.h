@@ -46,6 +46,8 @@ struct Arena {
   std::atomic<size_t> abandoned_count{0};
   std::atomic<uint64_t> next_maintenance_ms{0};  // 0: maintain at the first chance
   size_t dirty_slices = 0;
+  // Slices handed out to pages and large blocks; written under the lock, read without it.
+  std::atomic<size_t> used_slices{0};
 };
 
 // Process-wide arena table (core/arena.cpp).
@@ -56,6 +58,8 @@ size_t arena_index(const Arena* arena);
 Arena* arena_for_new_heap();
 // Arenas [0, arenas_in_use()) have been handed to heaps; the others are untouched.
 size_t arenas_in_use();
+// Of those, the arenas whose pages and large blocks hold at least `bytes`.
+size_t arenas_holding(size_t bytes);
 size_t arena_count();
 void arenas_init(size_t count);
 void arenas_set_count(size_t count);  // for threads created later

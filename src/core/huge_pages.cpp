@@ -44,7 +44,9 @@ bool huge_range_empty(const Segment* seg, size_t r) {
 }  // namespace
 
 size_t huge_pages_threshold() {
-  size_t arenas = arenas_in_use();
+  // An arena holding less than a huge page's worth (a main thread that only starts workers)
+  // leaves little to a partly used range.
+  size_t arenas = arenas_holding(kHugePageSize);
   return (arenas > 1 ? arenas : 1) * kHugePagesPerArena;
 }
 

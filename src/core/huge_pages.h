@@ -15,8 +15,9 @@
 namespace arenalloc {
 
 inline constexpr size_t kHugePageSize = size_t{2} << 20;
-// A heap is large from this much per arena in use: each arena's segments end in a 2 MiB range it
-// uses in part, at most 2 MiB of RSS for every 32 MiB when the heap crosses it, less as it grows.
+// A heap is large from this much per arena that holds 2 MiB or more: each such arena's segments
+// end in a 2 MiB range it uses in part, at most 2 MiB of RSS for every 32 MiB when the heap
+// crosses it, less as it grows.
 inline constexpr size_t kHugePagesPerArena = size_t{32} << 20;
 inline constexpr size_t kSlicesPerHugePage = kHugePageSize >> kSliceShift;
 

@@ -400,7 +400,7 @@ TEST(HugePages, DefaultLeavesASmallHeapToTheKernelPolicy) {
   EXPECT_EQ(r.Str("huge_flags").find(" hg "), std::string::npos) << r.Describe();
 }
 
-// Under the default policy a heap gets huge pages once it is large (32 MiB per arena in use), in
+// Under the default policy a heap gets huge pages once it is large (32 MiB per arena), in
 // the segments slices are taken from from then on; a purge withdraws them, so khugepaged cannot
 // fill in the memory given back.
 TEST(HugePages, DefaultAdvisesALargeHeapAndWithdrawsWhereAPurgeLeavesHoles) {
@@ -429,14 +429,23 @@ TEST(HugePages, DefaultWantsAHeapOf32MiBForOneArena) {
   EXPECT_EQ(small.Str("large_flags").find(" hg "), std::string::npos) << small.Describe();
 }
 
-// Each arena's segments end in a 2 MiB range used in part: with 8 more arenas in use, 80 MiB is
-// not large enough (32 MiB per arena).
+// Each arena's segments end in a 2 MiB range used in part: with 8 more arenas holding 3 MiB each,
+// 80 MiB is not large enough (32 MiB per arena).
 TEST(HugePages, DefaultWantsAHeapLargeForItsArenas) {
   REQUIRE_THP();
-  Result r = RunChild({"thp-heap", "8"});
+  Result r = RunChild({"thp-heap", "8", "80", "3072"});
   ASSERT_RAN(r);
   ASSERT_EQ(r.Num("same_segment"), 1) << r.Describe();
   EXPECT_EQ(r.Str("large_flags").find(" hg "), std::string::npos) << r.Describe();
+}
+
+// Arenas that hold less than 2 MiB (threads that started and allocated little) do not count.
+TEST(HugePages, DefaultCountsOnlyArenasThatHoldMemory) {
+  REQUIRE_THP();
+  Result r = RunChild({"thp-heap", "8", "80", "256"});
+  ASSERT_RAN(r);
+  ASSERT_EQ(r.Num("same_segment"), 1) << r.Describe();
+  EXPECT_NE(r.Str("large_flags").find(" hg "), std::string::npos) << r.Describe();
 }
 
 TEST(HugePages, NeverKeepsALargeHeapOffHugePages) {

@@ -20,10 +20,11 @@
  *   perturb env|mallopt           fill patterns of new and freed blocks
  *   brk                           the [heap] region and whether a block lies in it
  *   smaps                         THPeligible and VmFlags of a segment and a huge mapping
- *   thp-heap [THREADS [MIB]]      VmFlags of segments (their part from 2 MiB on) while the heap
- *                                 is small, once MIB (80) MiB of 1 MiB blocks are live, and after
- *                                 malloc_trim purged a freed block's slices; first THREADS
- *                                 threads hold blocks at once (arenas in use; hold_arena_threads)
+ *   thp-heap [THREADS [MIB [KIB]]]  VmFlags of segments (their part from 2 MiB on) while the
+ *                                 heap is small, once MIB (80) MiB of 1 MiB blocks are live, and
+ *                                 after malloc_trim purged a freed block's slices; meanwhile
+ *                                 THREADS threads each hold a block of KIB (256) KiB and small
+ *                                 ones (arenas in use; hold_arena_threads)
  *   names                         the /proc/self/maps names of a segment and a huge mapping
  *   introspect MIB                mallinfo2/stats vs. what the process holds
  *   malloc-stats                  malloc_stats() on stderr after a known set of blocks
@@ -166,13 +167,14 @@ static int cmd_huge(size_t size) {
 /* ---- arenas ---- */
 
 static pthread_barrier_t g_ready, g_done;
+static size_t g_held_block = 256 * 1024; /* the block each arena_thread holds */
 
 static void* arena_thread(void* arg) {
   (void)arg;
   void* small[100];
   for (int i = 0; i < 100; ++i) touch(small[i] = check(malloc(64), "malloc"), 64);
-  void* large = check(malloc(256 * 1024), "malloc");
-  touch(large, 256 * 1024);
+  void* large = check(malloc(g_held_block), "malloc");
+  touch(large, g_held_block);
   pthread_barrier_wait(&g_ready);
   pthread_barrier_wait(&g_done);
   for (int i = 0; i < 100; ++i) free(small[i]);
@@ -390,11 +392,11 @@ static void smaps_of_segment(const char* key, const void* p) {
   smaps_of(key, (const void*)(seg + 2 * MIB + 4096));
 }
 
-static int cmd_thp_heap(int threads, int mib) {
-  if (threads > 0) { /* all hold a heap at once: each its own arena */
-    pthread_t t[256];
-    release_arena_threads(t, hold_arena_threads(t, threads));
-  }
+static int cmd_thp_heap(int threads, int mib, int held_kib) {
+  pthread_t t[256];
+  if (held_kib > 0) g_held_block = (size_t)held_kib * 1024;
+  /* all hold a heap at once, each its own arena, until the end */
+  if (threads > 0) threads = hold_arena_threads(t, threads);
   void* small = check(malloc(100), "malloc");
   touch(small, 100);
   smaps_of_segment("small", small);
@@ -423,6 +425,7 @@ static int cmd_thp_heap(int threads, int mib) {
   for (int i = 0; i < nblocks; ++i) free(blocks[i]);
   free(b);
   free(small);
+  if (threads > 0) release_arena_threads(t, threads);
   return 0;
 }
 
@@ -544,8 +547,9 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "perturb") == 0 && argc == 3) return cmd_perturb(argv[2]);
   if (strcmp(cmd, "brk") == 0) return cmd_brk();
   if (strcmp(cmd, "smaps") == 0) return cmd_smaps();
-  if (strcmp(cmd, "thp-heap") == 0 && argc <= 4)
-    return cmd_thp_heap(argc >= 3 ? atoi(argv[2]) : 0, argc == 4 ? atoi(argv[3]) : 80);
+  if (strcmp(cmd, "thp-heap") == 0 && argc <= 5)
+    return cmd_thp_heap(argc >= 3 ? atoi(argv[2]) : 0, argc >= 4 ? atoi(argv[3]) : 80,
+                        argc == 5 ? atoi(argv[4]) : 0);
   if (strcmp(cmd, "names") == 0) return cmd_names();
   if (strcmp(cmd, "introspect") == 0 && argc == 3) return cmd_introspect(parse_size(argv[2]));
   if (strcmp(cmd, "malloc-stats") == 0) return cmd_malloc_stats();
