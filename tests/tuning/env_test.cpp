@@ -416,36 +416,33 @@ TEST(HugePages, DefaultAdvisesALargeHeapAndWithdrawsWhereAPurgeLeavesHoles) {
   EXPECT_NE(r.Str("purged_flags").find(" nh "), std::string::npos) << r.Describe();
 }
 
+// thp-heap THREADS MIB KIB: whether the segment its last blocks came from ended up advised.
+void ExpectLargeHeapAdvised(const std::string& threads, const std::string& mib,
+                            const std::string& held_kib, bool advised) {
+  Result r = RunChild({"thp-heap", threads, mib, held_kib});
+  ASSERT_RAN(r);
+  ASSERT_EQ(r.Num("same_segment"), 1) << r.Describe();
+  EXPECT_EQ(r.Str("large_flags").find(" hg ") != std::string::npos, advised) << r.Describe();
+}
+
 // One arena: 40 MiB is large, 24 MiB is not.
 TEST(HugePages, DefaultWantsAHeapOf32MiBForOneArena) {
   REQUIRE_THP();
-  Result large = RunChild({"thp-heap", "0", "40"});
-  ASSERT_RAN(large);
-  ASSERT_EQ(large.Num("same_segment"), 1) << large.Describe();
-  EXPECT_NE(large.Str("large_flags").find(" hg "), std::string::npos) << large.Describe();
-  Result small = RunChild({"thp-heap", "0", "24"});
-  ASSERT_RAN(small);
-  ASSERT_EQ(small.Num("same_segment"), 1) << small.Describe();
-  EXPECT_EQ(small.Str("large_flags").find(" hg "), std::string::npos) << small.Describe();
+  ExpectLargeHeapAdvised("0", "40", "0", true);
+  ExpectLargeHeapAdvised("0", "24", "0", false);
 }
 
 // Each arena's segments end in a 2 MiB range used in part: with 8 more arenas holding 3 MiB each,
 // 80 MiB is not large enough (32 MiB per arena).
 TEST(HugePages, DefaultWantsAHeapLargeForItsArenas) {
   REQUIRE_THP();
-  Result r = RunChild({"thp-heap", "8", "80", "3072"});
-  ASSERT_RAN(r);
-  ASSERT_EQ(r.Num("same_segment"), 1) << r.Describe();
-  EXPECT_EQ(r.Str("large_flags").find(" hg "), std::string::npos) << r.Describe();
+  ExpectLargeHeapAdvised("8", "80", "3072", false);
 }
 
 // Arenas that hold less than 2 MiB (threads that started and allocated little) do not count.
 TEST(HugePages, DefaultCountsOnlyArenasThatHoldMemory) {
   REQUIRE_THP();
-  Result r = RunChild({"thp-heap", "8", "80", "256"});
-  ASSERT_RAN(r);
-  ASSERT_EQ(r.Num("same_segment"), 1) << r.Describe();
-  EXPECT_NE(r.Str("large_flags").find(" hg "), std::string::npos) << r.Describe();
+  ExpectLargeHeapAdvised("8", "80", "256", true);
 }
 
 TEST(HugePages, NeverKeepsALargeHeapOffHugePages) {
