@@ -25,7 +25,10 @@ namespace arenalloc {
 namespace {
 
 bool heap_is_large() {
-  return arenas_used_bytes() + arenas_dirty_bytes() >= huge_pages_threshold();
+  // The threshold's walk over the arenas only once the heap could be large: a small heap asks on
+  // every page it makes.
+  size_t held = arenas_used_bytes() + arenas_dirty_bytes();
+  return held >= kHugePagesPerArena && held >= huge_pages_threshold();
 }
 
 void set_huge_pages(Segment* seg, bool huge) {
