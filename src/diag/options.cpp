@@ -93,9 +93,9 @@ const Entry kTable[kCount] = {
      1,
      kBoolNames},
     {{"huge_pages", nullptr, "default, always or never",
-      "transparent huge pages for segments and huge blocks (default: segments of a heap of 64 "
-      "MiB and 32 MiB per arena or more, until a purge leaves holes in them; otherwise the "
-      "kernel's policy)"},
+      "transparent huge pages for segments and huge blocks (default: segments of a heap of 32 "
+      "MiB or more for each arena holding 2 MiB, until a purge leaves holes in them; otherwise "
+      "the kernel's policy)"},
      0,
      0,
      2,
