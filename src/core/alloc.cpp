@@ -62,7 +62,7 @@ void* heap_alloc(Heap* heap, size_t size, size_t align, bool zero) noexcept {
   size_t c = aligned_class(size, align);
   bool is_zero = false;
   void* p = c < kClassCount ? heap_malloc_class(heap, c, align < 16 ? 16 : align)
-                            : large_alloc(heap, size, align, &is_zero);
+                            : large_alloc(heap, size, align, zero ? &is_zero : nullptr);
   if (p != nullptr && zero && !is_zero) std::memset(p, 0, size);
   return p;
 }

@@ -135,6 +135,7 @@ void large_free(Heap* heap, Page* page, bool vacated) noexcept;
 // lends one (its blocks aligned to `align`; 0: none may lend), or the arena.
 Page* heap_find_page(Heap* heap, size_t size_class, size_t align) noexcept;
 // Blocks above kMaxClassSize: a span of slices, or a huge mapping above the mmap threshold.
+// `is_zero` only for calloc (nullptr otherwise): set to whether the block is known to be zero.
 void* large_alloc(Heap* heap, size_t n, size_t align, bool* is_zero) noexcept;
 // A block of n bytes in a mapping of its own whatever its size; nullptr if none can be had
 // (mmap_max reached, out of memory), errno untouched.

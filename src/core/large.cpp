@@ -49,7 +49,7 @@ void* large_alloc(Heap* heap, size_t n, size_t align, bool* is_zero) noexcept {
     }
   }
   if (page == nullptr) {
-    page = huge_alloc(n, align);
+    page = huge_alloc(n, align, is_zero != nullptr);
     if (page == nullptr) {
       errno = ENOMEM;
       return nullptr;

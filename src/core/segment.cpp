@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/arena.h"
+#include "core/huge_pages.h"
 #include "core/page_map.h"
 #include "core/recent_sizes.h"
 #include "diag/options.h"
@@ -242,7 +243,7 @@ static size_t huge_offset(size_t align) {
   return align_up(header, align > os::page_size() ? align : os::page_size());
 }
 
-Page* huge_alloc(size_t size, size_t align) {
+Page* huge_alloc(size_t size, size_t align, bool zeroed) {
   if (align > kMaxAlignment || size > kMaxRequest) return nullptr;
   if (size == 0) size = 1;  // a unique block with a usable size, as for every request
   size_t offset = huge_offset(align);
@@ -254,6 +255,7 @@ Page* huge_alloc(size_t size, size_t align) {
   if (seg == nullptr) return nullptr;
   os::name_mapping(seg, mapping, "arenalloc-huge");
   advise_huge_pages(seg, mapping);
+  huge_block_use_huge_pages(seg, mapping, size, zeroed);
   if (secure_mode()) {  // guard pages around the block: after the header, after the block
     auto* base = reinterpret_cast<uint8_t*>(seg);
     os::protect(base + offset - os::page_size(), os::page_size(), false);
@@ -337,6 +339,7 @@ Page* huge_move(Page* page, size_t size) {
   page_set_block_size(moved, total - offset);
   os::name_mapping(dest, mapping, "arenalloc-huge");
   advise_huge_pages(dest, mapping);
+  huge_block_use_huge_pages(dest, mapping, size, false);
   segmap::add(dest);
   stats::huge_freed(old_total);
   stats::huge_allocated(total);

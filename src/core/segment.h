@@ -125,7 +125,8 @@ Page* segment_make_page(Segment* seg, size_t first, size_t count);
 
 // ---- huge blocks ----
 // A block of `size` bytes aligned to `align` in a mapping of its own; nullptr if out of memory.
-Page* huge_alloc(size_t size, size_t align);
+// `zeroed`: for calloc, whose untouched pages must stay unbacked (huge_block_use_huge_pages).
+Page* huge_alloc(size_t size, size_t align, bool zeroed = false);
 void huge_free(Page* page);
 // Whether a huge block of at least `size` bytes was freed within the purge delay: the program
 // cycles blocks that large (see reallocate).

@@ -94,8 +94,8 @@ const Entry kTable[kCount] = {
      kBoolNames},
     {{"huge_pages", nullptr, "default, always or never",
       "transparent huge pages for segments and huge blocks (default: segments of a heap of 32 "
-      "MiB or more for each arena holding 2 MiB, until a purge leaves holes in them; otherwise "
-      "the kernel's policy)"},
+      "MiB or more for each arena holding 2 MiB, until a purge leaves holes in them, and huge "
+      "blocks of 32 MiB or more not made by calloc; otherwise the kernel's policy)"},
      0,
      0,
      2,

@@ -362,6 +362,12 @@ std::string ThpPolicy() {
   return a == std::string::npos || b == std::string::npos ? "" : s.substr(a + 1, b - a - 1);
 }
 
+// Whether the child's smaps_of(mapping) printed VmFlags with `flag` (hg: MADV_HUGEPAGE, nh:
+// MADV_NOHUGEPAGE).
+bool HasVmFlag(const Result& r, const std::string& mapping, const char* flag) {
+  return r.Str(mapping + "_flags").find(std::string(" ") + flag + " ") != std::string::npos;
+}
+
 #define REQUIRE_THP()                                                                 \
   do {                                                                                \
     if (ThpPolicy().empty())                                                          \
@@ -373,8 +379,8 @@ TEST(HugePages, AlwaysAdvisesHugePages) {
   Result r = RunChild({"smaps"}, With(kMapFrom1MiB, "ARENALLOC_HUGE_PAGES", "always"));
   ASSERT_RAN(r);
   EXPECT_EQ(r.Str("huge_pages"), "always");
-  EXPECT_NE(r.Str("segment_flags").find(" hg "), std::string::npos) << r.Describe();
-  EXPECT_NE(r.Str("huge_flags").find(" hg "), std::string::npos) << r.Describe();
+  EXPECT_TRUE(HasVmFlag(r, "segment", "hg")) << r.Describe();
+  EXPECT_TRUE(HasVmFlag(r, "huge", "hg")) << r.Describe();
   if (ThpPolicy() != "never") {
     EXPECT_EQ(r.Str("segment_thp"), "1") << r.Describe();
     EXPECT_EQ(r.Str("huge_thp"), "1") << r.Describe();
@@ -385,8 +391,8 @@ TEST(HugePages, NeverRefusesHugePages) {
   REQUIRE_THP();
   Result r = RunChild({"smaps"}, With(kMapFrom1MiB, "ARENALLOC_HUGE_PAGES", "never"));
   ASSERT_RAN(r);
-  EXPECT_NE(r.Str("segment_flags").find(" nh "), std::string::npos) << r.Describe();
-  EXPECT_NE(r.Str("huge_flags").find(" nh "), std::string::npos) << r.Describe();
+  EXPECT_TRUE(HasVmFlag(r, "segment", "nh")) << r.Describe();
+  EXPECT_TRUE(HasVmFlag(r, "huge", "nh")) << r.Describe();
   EXPECT_EQ(r.Str("segment_thp"), "0");
   EXPECT_EQ(r.Str("huge_thp"), "0");
 }
@@ -395,9 +401,9 @@ TEST(HugePages, DefaultLeavesASmallHeapToTheKernelPolicy) {
   REQUIRE_THP();
   Result r = RunChild({"smaps"}, kMapFrom1MiB);
   ASSERT_RAN(r);
-  EXPECT_EQ(r.Str("segment_flags").find(" hg "), std::string::npos) << r.Describe();
-  EXPECT_EQ(r.Str("segment_flags").find(" nh "), std::string::npos) << r.Describe();
-  EXPECT_EQ(r.Str("huge_flags").find(" hg "), std::string::npos) << r.Describe();
+  EXPECT_FALSE(HasVmFlag(r, "segment", "hg")) << r.Describe();
+  EXPECT_FALSE(HasVmFlag(r, "segment", "nh")) << r.Describe();
+  EXPECT_FALSE(HasVmFlag(r, "huge", "hg")) << r.Describe();
 }
 
 // Under the default policy a heap gets huge pages once it is large (32 MiB per arena), in
@@ -407,13 +413,13 @@ TEST(HugePages, DefaultAdvisesALargeHeapAndWithdrawsWhereAPurgeLeavesHoles) {
   REQUIRE_THP();
   Result r = RunChild({"thp-heap"});
   ASSERT_RAN(r);
-  EXPECT_EQ(r.Str("small_flags").find(" hg "), std::string::npos) << r.Describe();
-  EXPECT_EQ(r.Str("small_flags").find(" nh "), std::string::npos) << r.Describe();
+  EXPECT_FALSE(HasVmFlag(r, "small", "hg")) << r.Describe();
+  EXPECT_FALSE(HasVmFlag(r, "small", "nh")) << r.Describe();
   ASSERT_EQ(r.Num("same_segment"), 1) << r.Describe();
-  EXPECT_NE(r.Str("large_flags").find(" hg "), std::string::npos) << r.Describe();
+  EXPECT_TRUE(HasVmFlag(r, "large", "hg")) << r.Describe();
   EXPECT_EQ(r.Num("trimmed"), 1) << r.Describe();
-  EXPECT_EQ(r.Str("purged_flags").find(" hg "), std::string::npos) << r.Describe();
-  EXPECT_NE(r.Str("purged_flags").find(" nh "), std::string::npos) << r.Describe();
+  EXPECT_FALSE(HasVmFlag(r, "purged", "hg")) << r.Describe();
+  EXPECT_TRUE(HasVmFlag(r, "purged", "nh")) << r.Describe();
 }
 
 // thp-heap THREADS MIB KIB: whether the segment its last blocks came from ended up advised.
@@ -422,7 +428,7 @@ void ExpectLargeHeapAdvised(const std::string& threads, const std::string& mib,
   Result r = RunChild({"thp-heap", threads, mib, held_kib});
   ASSERT_RAN(r);
   ASSERT_EQ(r.Num("same_segment"), 1) << r.Describe();
-  EXPECT_EQ(r.Str("large_flags").find(" hg ") != std::string::npos, advised) << r.Describe();
+  EXPECT_EQ(HasVmFlag(r, "large", "hg"), advised) << r.Describe();
 }
 
 // One arena: 40 MiB is large, 24 MiB is not.
@@ -445,12 +451,34 @@ TEST(HugePages, DefaultCountsOnlyArenasThatHoldMemory) {
   ExpectLargeHeapAdvised("8", "80", "256", true);
 }
 
+// A huge block of 32 MiB or more is a large heap by itself, unless calloc made it (a zeroed table
+// is often touched sparsely); a smaller one gets huge pages once realloc grows it that far.
+TEST(HugePages, DefaultAdvisesHugeBlocksOf32MiBButNotCalloc) {
+  REQUIRE_THP();
+  Result r = RunChild({"thp-block"}, kMapFrom1MiB);
+  ASSERT_RAN(r);
+  EXPECT_TRUE(HasVmFlag(r, "malloc", "hg")) << r.Describe();
+  EXPECT_FALSE(HasVmFlag(r, "calloc", "hg")) << r.Describe();
+  EXPECT_FALSE(HasVmFlag(r, "small", "hg")) << r.Describe();
+  EXPECT_EQ(r.Num("kept"), 1) << r.Describe();
+  EXPECT_TRUE(HasVmFlag(r, "grown", "hg")) << r.Describe();
+}
+
+TEST(HugePages, NeverKeepsAHugeBlockOffHugePages) {
+  REQUIRE_THP();
+  Result r = RunChild({"thp-block"}, With(kMapFrom1MiB, "ARENALLOC_HUGE_PAGES", "never"));
+  ASSERT_RAN(r);
+  EXPECT_FALSE(HasVmFlag(r, "malloc", "hg")) << r.Describe();
+  EXPECT_TRUE(HasVmFlag(r, "malloc", "nh")) << r.Describe();
+  EXPECT_FALSE(HasVmFlag(r, "grown", "hg")) << r.Describe();
+}
+
 TEST(HugePages, NeverKeepsALargeHeapOffHugePages) {
   REQUIRE_THP();
   Result r = RunChild({"thp-heap"}, {{"ARENALLOC_HUGE_PAGES", "never"}});
   ASSERT_RAN(r);
-  EXPECT_EQ(r.Str("large_flags").find(" hg "), std::string::npos) << r.Describe();
-  EXPECT_NE(r.Str("large_flags").find(" nh "), std::string::npos) << r.Describe();
+  EXPECT_FALSE(HasVmFlag(r, "large", "hg")) << r.Describe();
+  EXPECT_TRUE(HasVmFlag(r, "large", "nh")) << r.Describe();
 }
 
 TEST(HugePages, GlibcTunablesHugetlb) {
@@ -458,7 +486,7 @@ TEST(HugePages, GlibcTunablesHugetlb) {
   Result r = RunChild({"smaps"}, With(kMapFrom1MiB, "GLIBC_TUNABLES", "glibc.malloc.hugetlb=1"));
   ASSERT_RAN(r);
   EXPECT_EQ(r.Str("huge_pages"), "always");
-  EXPECT_NE(r.Str("segment_flags").find(" hg "), std::string::npos) << r.Describe();
+  EXPECT_TRUE(HasVmFlag(r, "segment", "hg")) << r.Describe();
 }
 
 // ---- mapping names ----

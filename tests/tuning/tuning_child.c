@@ -25,6 +25,8 @@
  *                                 after malloc_trim purged a freed block's slices; meanwhile
  *                                 THREADS threads each hold a block of KIB (256) KiB and small
  *                                 ones (arenas in use; hold_arena_threads)
+ *   thp-block                     VmFlags of huge blocks: malloc and calloc of 40 MiB, 8 MiB
+ *                                 (run with MALLOC_MMAP_THRESHOLD_ below it), then realloc to 48
  *   names                         the /proc/self/maps names of a segment and a huge mapping
  *   introspect MIB                mallinfo2/stats vs. what the process holds
  *   malloc-stats                  malloc_stats() on stderr after a known set of blocks
@@ -429,6 +431,24 @@ static int cmd_thp_heap(int threads, int mib, int held_kib) {
   return 0;
 }
 
+static int cmd_thp_block(void) {
+  unsigned char* m = check(malloc(40 * MIB), "malloc");
+  void* c = check(calloc(1, 40 * MIB), "calloc");
+  unsigned char* g = check(malloc(8 * MIB), "malloc");
+  touch(m, 4096);
+  memset(g, 0x5a, 8 * MIB);
+  smaps_of("malloc", m);
+  smaps_of("calloc", c);
+  smaps_of("small", g);
+  g = check(realloc(g, 48 * MIB), "realloc");
+  printf("kept=%d\n", g[0] == 0x5a && g[8 * MIB - 1] == 0x5a);
+  smaps_of("grown", g);
+  free(g);
+  free(c);
+  free(m);
+  return 0;
+}
+
 static int cmd_smaps(void) {
   void* p = check(malloc(100), "malloc");
   void* q = check(malloc(16 * MIB), "malloc");
@@ -550,6 +570,7 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "thp-heap") == 0 && argc <= 5)
     return cmd_thp_heap(argc >= 3 ? atoi(argv[2]) : 0, argc >= 4 ? atoi(argv[3]) : 80,
                         argc == 5 ? atoi(argv[4]) : 0);
+  if (strcmp(cmd, "thp-block") == 0) return cmd_thp_block();
   if (strcmp(cmd, "names") == 0) return cmd_names();
   if (strcmp(cmd, "introspect") == 0 && argc == 3) return cmd_introspect(parse_size(argv[2]));
   if (strcmp(cmd, "malloc-stats") == 0) return cmd_malloc_stats();
