@@ -36,7 +36,7 @@ void segment_purged_huge_pages(Segment* seg, uint32_t touched, bool lazy);
 // `seg` goes to the pool of empty segments, or (`taken`) comes out of it.
 void segment_pooled_huge_pages(Segment* seg, bool taken);
 // A huge block of `size` bytes was just mapped (or moved by realloc) at `seg`, `mapping` bytes in
-// all; `zeroed`: by calloc. Advised MADV_HUGEPAGE from kHugePagesPerArena bytes, if not zeroed.
-void huge_block_use_huge_pages(Segment* seg, size_t mapping, size_t size, bool zeroed);
+// all. Advised MADV_HUGEPAGE from kHugePagesPerArena bytes, unless calloc made it (huge_declined).
+void huge_block_use_huge_pages(Segment* seg, size_t mapping, size_t size);
 
 }  // namespace arenalloc

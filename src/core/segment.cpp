@@ -255,7 +255,8 @@ Page* huge_alloc(size_t size, size_t align, bool zeroed) {
   if (seg == nullptr) return nullptr;
   os::name_mapping(seg, mapping, "arenalloc-huge");
   advise_huge_pages(seg, mapping);
-  huge_block_use_huge_pages(seg, mapping, size, zeroed);
+  seg->huge_declined = zeroed;
+  huge_block_use_huge_pages(seg, mapping, size);
   if (secure_mode()) {  // guard pages around the block: after the header, after the block
     auto* base = reinterpret_cast<uint8_t*>(seg);
     os::protect(base + offset - os::page_size(), os::page_size(), false);
@@ -339,7 +340,7 @@ Page* huge_move(Page* page, size_t size) {
   page_set_block_size(moved, total - offset);
   os::name_mapping(dest, mapping, "arenalloc-huge");
   advise_huge_pages(dest, mapping);
-  huge_block_use_huge_pages(dest, mapping, size, false);
+  huge_block_use_huge_pages(dest, mapping, size);
   segmap::add(dest);
   stats::huge_freed(old_total);
   stats::huge_allocated(total);

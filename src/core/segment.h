@@ -29,8 +29,10 @@ inline constexpr uint64_t kSegmentCookie = 0x61726e616c6c6f63ull;  // "arnalloc"
 struct Segment {
   uint64_t cookie;
   SegmentKind kind;
-  bool huge_pages;       // advised MADV_HUGEPAGE (huge_pages=default, segment_use_huge_pages)
-  bool huge_declined;    // a purge left holes while advised: no advice until it is pooled
+  bool huge_pages;  // advised MADV_HUGEPAGE (huge_pages=default, segment_use_huge_pages)
+  // A purge left holes while advised: no advice until it is pooled. A huge block's: calloc made
+  // it, so it is never advised, not even once realloc has moved it (the header moves with it).
+  bool huge_declined;
   uint32_t free_slices;  // count of bits in free_mask
   Arena* arena;
   size_t mapping_size;  // huge: the whole mapping
@@ -125,7 +127,7 @@ Page* segment_make_page(Segment* seg, size_t first, size_t count);
 
 // ---- huge blocks ----
 // A block of `size` bytes aligned to `align` in a mapping of its own; nullptr if out of memory.
-// `zeroed`: for calloc, whose untouched pages must stay unbacked (huge_block_use_huge_pages).
+// `zeroed`: for calloc, whose untouched pages must stay unbacked (Segment::huge_declined).
 Page* huge_alloc(size_t size, size_t align, bool zeroed = false);
 void huge_free(Page* page);
 // Whether a huge block of at least `size` bytes was freed within the purge delay: the program

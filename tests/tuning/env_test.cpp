@@ -452,7 +452,8 @@ TEST(HugePages, DefaultCountsOnlyArenasThatHoldMemory) {
 }
 
 // A huge block of 32 MiB or more is a large heap by itself, unless calloc made it (a zeroed table
-// is often touched sparsely); a smaller one gets huge pages once realloc grows it that far.
+// is often touched sparsely, also once realloc has grown it); a smaller one gets huge pages once
+// realloc grows it that far.
 TEST(HugePages, DefaultAdvisesHugeBlocksOf32MiBButNotCalloc) {
   REQUIRE_THP();
   Result r = RunChild({"thp-block"}, kMapFrom1MiB);
@@ -462,6 +463,7 @@ TEST(HugePages, DefaultAdvisesHugeBlocksOf32MiBButNotCalloc) {
   EXPECT_FALSE(HasVmFlag(r, "small", "hg")) << r.Describe();
   EXPECT_EQ(r.Num("kept"), 1) << r.Describe();
   EXPECT_TRUE(HasVmFlag(r, "grown", "hg")) << r.Describe();
+  EXPECT_FALSE(HasVmFlag(r, "grown_calloc", "hg")) << r.Describe();
 }
 
 TEST(HugePages, NeverKeepsAHugeBlockOffHugePages) {

@@ -26,7 +26,8 @@
  *                                 THREADS threads each hold a block of KIB (256) KiB and small
  *                                 ones (arenas in use; hold_arena_threads)
  *   thp-block                     VmFlags of huge blocks: malloc and calloc of 40 MiB, 8 MiB
- *                                 (run with MALLOC_MMAP_THRESHOLD_ below it), then realloc to 48
+ *                                 (run with MALLOC_MMAP_THRESHOLD_ below it), then realloc of the
+ *                                 8 MiB block to 48 and of the calloc'd one to 80
  *   names                         the /proc/self/maps names of a segment and a huge mapping
  *   introspect MIB                mallinfo2/stats vs. what the process holds
  *   malloc-stats                  malloc_stats() on stderr after a known set of blocks
@@ -443,6 +444,8 @@ static int cmd_thp_block(void) {
   g = check(realloc(g, 48 * MIB), "realloc");
   printf("kept=%d\n", g[0] == 0x5a && g[8 * MIB - 1] == 0x5a);
   smaps_of("grown", g);
+  c = check(realloc(c, 80 * MIB), "realloc");
+  smaps_of("grown_calloc", c);
   free(g);
   free(c);
   free(m);
