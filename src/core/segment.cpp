@@ -243,6 +243,13 @@ static size_t huge_offset(size_t align) {
   return align_up(header, align > os::page_size() ? align : os::page_size());
 }
 
+// A huge block's mapping, new or moved by realloc: its name, and its huge pages by the policy.
+static void label_huge_mapping(Segment* seg, size_t mapping, size_t size) {
+  os::name_mapping(seg, mapping, "arenalloc-huge");
+  advise_huge_pages(seg, mapping);
+  huge_block_use_huge_pages(seg, mapping, size);
+}
+
 Page* huge_alloc(size_t size, size_t align, bool zeroed) {
   if (align > kMaxAlignment || size > kMaxRequest) return nullptr;
   if (size == 0) size = 1;  // a unique block with a usable size, as for every request
@@ -253,10 +260,8 @@ Page* huge_alloc(size_t size, size_t align, bool zeroed) {
   if (secure_mode() && mapping < total + os::page_size()) mapping = total + os::page_size();
   auto* seg = static_cast<Segment*>(os::reserve_aligned(mapping, kSegmentSize));
   if (seg == nullptr) return nullptr;
-  os::name_mapping(seg, mapping, "arenalloc-huge");
-  advise_huge_pages(seg, mapping);
   seg->huge_declined = zeroed;
-  huge_block_use_huge_pages(seg, mapping, size);
+  label_huge_mapping(seg, mapping, size);
   if (secure_mode()) {  // guard pages around the block: after the header, after the block
     auto* base = reinterpret_cast<uint8_t*>(seg);
     os::protect(base + offset - os::page_size(), os::page_size(), false);
@@ -338,9 +343,7 @@ Page* huge_move(Page* page, size_t size) {
   for (auto& entry : dest->slice_page) entry = moved;
   moved->start = reinterpret_cast<uint8_t*>(dest) + offset;
   page_set_block_size(moved, total - offset);
-  os::name_mapping(dest, mapping, "arenalloc-huge");
-  advise_huge_pages(dest, mapping);
-  huge_block_use_huge_pages(dest, mapping, size);
+  label_huge_mapping(dest, mapping, size);
   segmap::add(dest);
   stats::huge_freed(old_total);
   stats::huge_allocated(total);
