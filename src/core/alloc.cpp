@@ -67,7 +67,7 @@ void* heap_alloc(Heap* heap, size_t size, size_t align, bool zero) noexcept {
   return p;
 }
 
-void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept {
+void dealloc_sized_slow(void* p, size_t size, Page* page, size_t align) noexcept {
   if (!page_map::known(page)) return dealloc_sized_unmapped(p, size, align);
   bool ok = size <= page->block_size;
   if (ok && debug_mode())
@@ -87,7 +87,7 @@ void dealloc_sized_unmapped(void* p, size_t size, size_t align) noexcept {
   if (p == nullptr) return;  // a sized delete of a null pointer
   Page* page = find_page(p);
   if (page == nullptr) return free_not_ours(p);
-  dealloc_sized_slow(p, page, size, align);
+  dealloc_sized_slow(p, size, page, align);
 }
 
 size_t good_size(size_t size, size_t align) noexcept {

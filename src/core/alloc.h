@@ -36,13 +36,13 @@ inline void dealloc(void* p) noexcept {
 // and one compare (see page_set_block_size); the rest is judged out of line. An address the page
 // map does not know (nullptr among them) finds the sentinel page, which no size but 0 passes;
 // with 0 it goes on to the free path, which sends it on as well.
-[[gnu::noinline]] void dealloc_sized_slow(void* p, Page* page, size_t size, size_t align) noexcept;
+[[gnu::noinline]] void dealloc_sized_slow(void* p, size_t size, Page* page, size_t align) noexcept;
 [[gnu::noinline]] void dealloc_sized_unmapped(void* p, size_t size, size_t align) noexcept;
 inline void dealloc_sized(void* p, size_t size, size_t align) noexcept {
   Page* page = page_map::lookup(p);
   if (!sized_free_fits(page, size)) [[unlikely]]
-    return dealloc_sized_slow(p, page, size, align);
-  heap_free_in_page(page, p);
+    return dealloc_sized_slow(p, size, page, align);
+  heap_free_in_page(page, p, size);
 }
 
 }  // namespace arenalloc

@@ -310,11 +310,21 @@ void large_free(Heap* heap, Page* page, bool vacated) noexcept {
   arena_free_page(page);
 }
 
+void free_generic_here(void* p, size_t, Page* page) noexcept {
+  free_generic_here(p, page);
+}
+
 void free_marked_here(void* p, Page* page) noexcept {
   free_marked(p, page, tls_heap);
 }
+void free_marked_here(void* p, size_t, Page* page) noexcept {
+  free_marked(p, page, tls_heap);
+}
 
-void page_retire_here(Page* page) noexcept {
+void page_retire_here(void*, Page* page) noexcept {
+  page_retire(tls_heap, page);
+}
+void page_retire_here(void*, size_t, Page* page) noexcept {
   page_retire(tls_heap, page);
 }
 
