@@ -227,7 +227,7 @@ void* reallocate(void* p, size_t size) noexcept {
   return q;
 }
 
-size_t usable_size(const void* p) noexcept {
+size_t usable_size_slow(const void* p) noexcept {
   if (p == nullptr) return 0;
   Page* page = owned_page(p, "malloc_usable_size of a pointer not allocated, or already freed");
   if (page == nullptr) return 0;

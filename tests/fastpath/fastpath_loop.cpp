@@ -8,6 +8,8 @@
 //   aligned aligned_alloc(64, 192) + free
 //   sized   operator new(48) + sized operator delete(p, 48)
 //   null    free(NULL)
+//   usable  malloc_usable_size of one 32-byte block
+#include <malloc.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,7 +17,7 @@
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: fastpath_loop pair|mixed|medium|aligned|sized|null N\n");
+    std::fprintf(stderr, "usage: fastpath_loop pair|mixed|medium|aligned|sized|null|usable N\n");
     return 2;
   }
   const long n = std::atol(argv[2]);
@@ -59,6 +61,15 @@ int main(int argc, char** argv) {
   } else if (std::strcmp(argv[1], "null") == 0) {
     void* volatile null = nullptr;
     for (long i = 0; i < n; ++i) std::free(null);
+  } else if (std::strcmp(argv[1], "usable") == 0) {
+    void* p = std::malloc(32);
+    size_t total = 0;
+    for (long i = 0; i < n; ++i) {
+      total += malloc_usable_size(p);
+      sink = p;
+    }
+    std::free(p);
+    if (total == 1) std::puts("");  // keeps the sum live
   } else {
     std::fprintf(stderr, "unknown mode %s\n", argv[1]);
     return 2;

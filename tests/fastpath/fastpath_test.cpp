@@ -94,3 +94,10 @@ TEST(FastPath, SizedDelete) {
 TEST(FastPath, FreeOfNull) {
   ExpectWithin("null", 25);
 }
+
+// malloc_usable_size of a 32-byte block, with the loop (6). Ruby and redis call it on every
+// allocation and free. Measured 29 (53 while every call went through the invalid-pointer checks
+// out of line; glibc 21, tcmalloc 39, mimalloc 2.0.9 36, jemalloc 48, mimalloc 3.6.0 67).
+TEST(FastPath, UsableSize) {
+  ExpectWithin("usable", 31);
+}
