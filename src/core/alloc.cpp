@@ -115,14 +115,8 @@ void* alloc_aligned(size_t size, size_t align) noexcept {
   return heap_alloc(heap, size, align, false);
 }
 
-void* alloc_zeroed(size_t count, size_t size) noexcept {
-  size_t total;
-  if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
-  if (total <= kDirectMax) {
-    void* p = alloc(total);
-    if (p != nullptr) std::memset(p, 0, total);
-    return p;
-  }
+void* alloc_zeroed_slow(size_t total) noexcept {
+  if (total == SIZE_MAX) return out_of_memory();  // count * size overflowed
   return heap_alloc(tls_heap, total, 0, true);
 }
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 #include "core/checked.h"
 #include "core/heap.h"
@@ -19,7 +21,6 @@ size_t good_size(size_t size, size_t align) noexcept;
 // invalid, after a report). The caller compares it with `size`.
 size_t resize_in_place(void* p, size_t size) noexcept;
 void* alloc_aligned(size_t size, size_t align) noexcept;  // align: a power of two
-void* alloc_zeroed(size_t count, size_t size) noexcept;   // calloc, overflow-checked
 void* reallocate(void* p, size_t size) noexcept;          // realloc, glibc semantics
 [[gnu::noinline]] size_t usable_size_slow(const void* p) noexcept;
 bool trim(size_t pad) noexcept;  // purge now what can be, keeping about `pad` bytes per arena
@@ -29,6 +30,18 @@ inline void* alloc(size_t size) noexcept {
 }
 inline void dealloc(void* p) noexcept {
   heap_free(p);
+}
+
+// calloc: overflow-checked; a small block from the direct fast path, then memset (a tail call,
+// as memset returns the block); the rest out of line, where fresh memory is not zeroed again.
+[[gnu::noinline]] void* alloc_zeroed_slow(size_t total) noexcept;
+inline void* alloc_zeroed(size_t count, size_t size) noexcept {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) [[unlikely]]
+    return alloc_zeroed_slow(SIZE_MAX);
+  if (void* p = heap_malloc_direct(tls_heap, total)) [[likely]]
+    return std::memset(p, 0, total);
+  return alloc_zeroed_slow(total);
 }
 
 // malloc_usable_size, 0 for nullptr. A small block, checked as free checks one (its page, its

@@ -285,12 +285,20 @@ class OwnerSlowPath {
   return page;
 }
 
-[[gnu::always_inline]] inline void* heap_malloc(Heap* heap, size_t n) noexcept {
+// A block of n bytes from the class's current page, or nullptr where malloc_generic must answer
+// (n above the direct sizes, the page's list empty, or its link corrupt).
+[[gnu::always_inline]] inline void* heap_malloc_direct(Heap* heap, size_t n) noexcept {
   if (n <= kDirectMax) [[likely]] {
     Page* page = pinned_off_return_register(heap->direct[direct_index(n)]);
     if (kFastPathChecks ? in_page_segment(page, page->free) : page->free != nullptr) [[likely]]
       return heap_pop(page);
   }
+  return nullptr;
+}
+
+[[gnu::always_inline]] inline void* heap_malloc(Heap* heap, size_t n) noexcept {
+  if (void* p = heap_malloc_direct(heap, n)) [[likely]]
+    return p;
   return malloc_generic(n, heap);
 }
 

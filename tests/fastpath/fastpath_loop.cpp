@@ -9,6 +9,7 @@
 //   sized   operator new(48) + sized operator delete(p, 48)
 //   null    free(NULL)
 //   usable  malloc_usable_size of one 32-byte block
+//   calloc  calloc(1, 32) + free
 #include <malloc.h>
 #include <cstdio>
 #include <cstdlib>
@@ -17,7 +18,8 @@
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: fastpath_loop pair|mixed|medium|aligned|sized|null|usable N\n");
+    std::fprintf(stderr,
+                 "usage: fastpath_loop pair|mixed|medium|aligned|sized|null|usable|calloc N\n");
     return 2;
   }
   const long n = std::atol(argv[2]);
@@ -61,6 +63,12 @@ int main(int argc, char** argv) {
   } else if (std::strcmp(argv[1], "null") == 0) {
     void* volatile null = nullptr;
     for (long i = 0; i < n; ++i) std::free(null);
+  } else if (std::strcmp(argv[1], "calloc") == 0) {
+    for (long i = 0; i < n; ++i) {
+      void* p = std::calloc(1, 32);
+      sink = p;
+      std::free(p);
+    }
   } else if (std::strcmp(argv[1], "usable") == 0) {
     void* p = std::malloc(32);
     size_t total = 0;

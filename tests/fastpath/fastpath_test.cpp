@@ -95,6 +95,13 @@ TEST(FastPath, FreeOfNull) {
   ExpectWithin("null", 25);
 }
 
+// calloc(1, 32) + free: malloc's fast path, then memset as a tail call. Measured 71 (77 while
+// calloc went out of line and called memset; mimalloc 3.6.0 77, tcmalloc 125, mimalloc 2.0.9 138,
+// jemalloc 146).
+TEST(FastPath, Calloc) {
+  ExpectWithin("calloc", 73);
+}
+
 // malloc_usable_size of a 32-byte block, with the loop (6). Ruby and redis call it on every
 // allocation and free. Measured 29 (53 while every call went through the invalid-pointer checks
 // out of line; glibc 21, tcmalloc 39, mimalloc 2.0.9 36, jemalloc 48, mimalloc 3.6.0 67).
