@@ -88,12 +88,15 @@ ARENALLOC_EXPORT void* memalign(size_t align, size_t size) noexcept {
 
 ARENALLOC_EXPORT int posix_memalign(void** out, size_t align, size_t size) noexcept {
   if (!valid_alignment(align) || align % sizeof(void*) != 0) return EINVAL;
-  int saved = errno;
   vg::Scope scope;
-  void* p = vg::allocated(alloc_aligned(size, align), size, false);
-  errno = saved;
-  if (p == nullptr) return ENOMEM;
-  *out = p;
+  void* p = alloc_aligned_direct(size, align);
+  if (p == nullptr) [[unlikely]] {
+    int saved = errno;  // posix_memalign leaves errno alone, as glibc's does
+    p = alloc_aligned(size, align);
+    errno = saved;
+    if (p == nullptr) return ENOMEM;
+  }
+  *out = vg::allocated(p, size, false);
   return 0;
 }
 

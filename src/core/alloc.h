@@ -32,6 +32,15 @@ inline void dealloc(void* p) noexcept {
   heap_free(p);
 }
 
+// A block of `size` bytes at `align` from malloc's direct fast path, or nullptr where
+// alloc_aligned must answer (sizes or alignments above the direct sizes, an empty list; a checked
+// heap's and the shared empty heap's direct pointers all lead to the empty page). Never sets
+// errno, so posix_memalign saves and restores it only around alloc_aligned.
+inline void* alloc_aligned_direct(size_t size, size_t align) noexcept {
+  if (size > kDirectMax || align > kDirectMax) return nullptr;
+  return heap_malloc_direct(tls_heap, aligned_request(size, align));
+}
+
 // calloc: overflow-checked; a small block from the direct fast path, then memset (a tail call,
 // as memset returns the block); the rest out of line, where fresh memory is not zeroed again.
 [[gnu::noinline]] void* alloc_zeroed_slow(size_t total) noexcept;

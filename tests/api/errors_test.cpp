@@ -93,9 +93,19 @@ TEST(Errors, AlignedImpossibleSizes) {
           << "aligned_alloc(" << al << ", " << n << ")";
       EXPECT_EQ(errno, ENOMEM) << "aligned_alloc(" << al << ", " << n << ")";
       void* p = nullptr;
+      errno = EDOM;
       EXPECT_EQ(posix_memalign(&p, al, Opaque(n)), ENOMEM)
           << "posix_memalign(" << al << ", " << n << ")";
+      EXPECT_EQ(errno, EDOM) << "posix_memalign(" << al << ", " << n << ") changed errno";
     }
+  }
+  // Nor when it succeeds, on the fast path (a small block) or not (a large one).
+  for (size_t n : {size_t(48), size_t(256), size_t(1) << 20}) {
+    void* p = nullptr;
+    errno = EDOM;
+    ASSERT_EQ(posix_memalign(&p, 64, Opaque(n)), 0);
+    EXPECT_EQ(errno, EDOM) << "posix_memalign(64, " << n << ") changed errno";
+    std::free(p);
   }
   ExpectHeapStillWorks();
 }
