@@ -365,6 +365,17 @@ static int already_freed(void (*call)(void*)) {
   return probe_invalid(p, call);
 }
 
+/* A small block freed by its owner, its page still in use: realloc's and malloc_usable_size's
+ * fast paths must find its free mark rather than answer for it. */
+static int already_freed_small(void (*call)(void*)) {
+  void* keep = malloc(48);
+  void* p = malloc(48);
+  free(p);
+  int rc = probe_invalid(p, call);
+  free(keep);
+  return rc;
+}
+
 static int realloc_stack(void) {
   return on_stack(call_realloc);
 }
@@ -379,6 +390,12 @@ static int usable_stack(void) {
 }
 static int usable_interior(void) {
   return interior(call_usable);
+}
+static int realloc_freed_small(void) {
+  return already_freed_small(call_realloc);
+}
+static int usable_freed_small(void) {
+  return already_freed_small(call_usable);
 }
 static int usable_freed(void) {
   return already_freed(call_usable);
@@ -1101,6 +1118,8 @@ static const struct scenario kScenarios[] = {
     {"usable_stack", usable_stack},
     {"usable_interior", usable_interior},
     {"usable_freed", usable_freed},
+    {"usable_freed_small", usable_freed_small},
+    {"realloc_freed_small", realloc_freed_small},
     {"resize_stack", resize_stack},
     {"ext_usable_stack", ext_usable_stack},
     {"sized_wrong_big", sized_wrong_big},
