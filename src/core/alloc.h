@@ -53,15 +53,22 @@ inline void* alloc_zeroed(size_t count, size_t size) noexcept {
   return alloc_zeroed_slow(total);
 }
 
-// malloc_usable_size, 0 for nullptr. A small block, checked as free checks one (its page, its
-// start, its free mark), answers its class's size here; large and huge blocks, debug mode's
-// requested sizes, null and bad pointers go out of line. Ruby and redis ask on every
-// allocation and free (with a loop around it, 53 -> 29 instructions a call).
+// Whether p is a live block of a small page, `page` being its page map entry, checked as free's
+// fast path checks a block (its start, its free mark), and debug mode off (its blocks carry their
+// requested sizes): the case that malloc_usable_size and realloc answer inline. Null and unknown
+// pointers find the sentinel page, which is not small.
+[[gnu::always_inline]] inline bool live_small_block(const Page* page, const void* p) noexcept {
+  return page->kind == PageKind::kSmall && small_page_block_start(page, p) &&
+         !(kFastPathChecks && static_cast<const Block*>(p)->free_mark == free_mark(page, p)) &&
+         !debug_mode();
+}
+
+// malloc_usable_size, 0 for nullptr: a live small block's class size here; large and huge
+// blocks, debug mode's requested sizes, null and bad pointers out of line. Ruby and redis ask on
+// every allocation and free (with a loop around it, 53 -> 29 instructions a call).
 inline size_t usable_size(const void* p) noexcept {
   const Page* page = page_map::lookup(p);
-  if (page->kind == PageKind::kSmall && small_page_block_start(page, p) &&
-      !(kFastPathChecks && static_cast<const Block*>(p)->free_mark == free_mark(page, p)) &&
-      !debug_mode()) [[likely]]
+  if (live_small_block(page, p)) [[likely]]
     return page->block_size;
   return usable_size_slow(p);
 }
