@@ -105,14 +105,9 @@ size_t good_size(size_t size, size_t align) noexcept {
 
 void* alloc_aligned(size_t size, size_t align) noexcept {
   if (align <= 16) return alloc(size);  // every block is 16-aligned
-  // Up to the direct sizes, the aligned request's class is malloc's fast path. Not for a checked
-  // heap, whose blocks carry a tail, nor for the shared empty heap, which may become one.
-  Heap* heap = tls_heap;
-  if (size <= kDirectMax && align <= kDirectMax && heap != &g_empty_heap && !heap->checked) {
-    size_t n = aligned_request(size, align);
-    if (n <= kDirectMax) return heap_malloc(heap, n);
-  }
-  return heap_alloc(heap, size, align, false);
+  // Up to the direct sizes, the aligned request's class is malloc's fast path.
+  if (void* p = alloc_aligned_direct(size, align)) return p;
+  return heap_alloc(tls_heap, size, align, false);
 }
 
 void* alloc_zeroed_slow(size_t total) noexcept {

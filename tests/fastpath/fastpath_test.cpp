@@ -75,10 +75,11 @@ TEST(FastPath, MediumSizes) {
 }
 
 // aligned_alloc(64, 192) + free: the aligned request's class (192, a multiple of 64) through
-// malloc's fast path. Measured 83 (152 before, through heap_alloc's search for a class; tcmalloc
-// 86, jemalloc 185.5, mimalloc 2.0.9 221, glibc 605).
+// malloc's fast path. Measured 75 (83 while alloc_aligned tested for the empty and checked heaps
+// itself, 152 through heap_alloc's search for a class; tcmalloc 86, mimalloc 3.6.0 100, jemalloc
+// 185.5, mimalloc 2.0.9 221, glibc 605).
 TEST(FastPath, AlignedAlloc) {
-  ExpectWithin("aligned", 86);
+  ExpectWithin("aligned", 77);
 }
 
 // operator new(48) + sized operator delete. Measured 57, 58 before the free path's slow exits
