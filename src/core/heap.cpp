@@ -163,6 +163,21 @@ void review_kept_pages(Heap* heap) {
   }
 }
 
+// A class's current page is the fullest of the first kCandidatePages pages of its queue that have
+// free blocks, so that blocks gather in few pages and the emptiest drain and go back to the arena
+// (the whole queue is one class's, and a page is retired only once all its blocks are free). In
+// bench/realloc_growth, where a thousand buffers move from class to class as they grow, the
+// classes of 4-16 KiB held their blocks in pages 56-73% used (peak RSS 10.8 MiB; fullest of 8:
+// 10.2). A nearly full page is not preferred to one seen before it: it would be used up at once
+// and send malloc back here.
+constexpr size_t kCandidatePages = 8;
+bool nearly_full(const Page* page) {
+  return page_used(page) * 8 > page->reserved * 7;
+}
+bool better_candidate(const Page* page, const Page* than) {
+  return page_used(page) > page_used(than) && !nearly_full(page);
+}
+
 // Lending: a class above the direct sizes whose pages have no free block left takes one from a
 // class up to half as large again (class_may_lend), if that class's current page has one at hand,
 // before it carves new memory. With 8 classes per doubling, a thread with a few blocks live in
@@ -271,20 +286,26 @@ Page* heap_find_page(Heap* heap, size_t c, size_t align) noexcept {
   // Free blocks anywhere in the queue come before carving more of a page: they are resident
   // already, where carving faults in fresh memory (bench suite, peak RSS geometric mean -2.4%:
   // larson 6.9 -> 6.4 MiB, glibc_thread 7.2 -> 6.7, handoff 35.0 -> 31.6).
+  // Of the pages with free blocks, the fullest of the first few (see kCandidatePages).
   PageList& q = heap->queues[c];
   Page* page = q.first;
   Page* extendable = nullptr;  // the first page that can still carve blocks
+  Page* candidate = nullptr;
+  size_t candidates = 0;
   while (page != nullptr) {
     page_collect(page);
-    if (page->free != nullptr) return make_current(heap, page);
     Page* next = page->next;
-    if (page->capacity < page->reserved) {
+    if (page->free != nullptr) {
+      if (candidate == nullptr || better_candidate(page, candidate)) candidate = page;
+      if (++candidates == kCandidatePages) break;
+    } else if (page->capacity < page->reserved) {
       if (extendable == nullptr) extendable = page;
     } else if (!page_to_full(heap, page)) {
       continue;  // remote frees arrived: collect them
     }
     page = next;
   }
+  if (candidate != nullptr) return make_current(heap, candidate);
   if (extendable != nullptr) {
     if (Page* lender = lending_page(heap, c, align)) return lender;
     page_extend(extendable);
