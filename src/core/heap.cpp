@@ -167,8 +167,8 @@ void review_kept_pages(Heap* heap) {
 // free blocks, so that blocks gather in few pages and the emptiest drain and go back to the arena
 // (the whole queue is one class's, and a page is retired only once all its blocks are free). In
 // bench/realloc_growth, where a thousand buffers move from class to class as they grow, the
-// classes of 4-16 KiB held their blocks in pages 56-73% used (peak RSS 10.8 MiB; fullest of 8:
-// 10.2). A nearly full page is not preferred to one seen before it: it would be used up at once
+// classes of 4-16 KiB held their blocks in pages 56-73% used (peak RSS 10.4 MiB; the fullest of
+// 8: 9.9). A nearly full page is not preferred to one seen before it: it would be used up at once
 // and send malloc back here.
 constexpr size_t kCandidatePages = 8;
 bool nearly_full(const Page* page) {
