@@ -252,6 +252,7 @@ size_t usable_size_slow(const void* p) noexcept {
 
 bool trim(size_t pad) noexcept {
   heap_collect(tls_heap);
+  heaps_flush_large_caches();
   size_t purged = 0;
   for (size_t i = 0; i < arenas_in_use(); ++i) purged += arena_maintain(arena_at(i), true, pad);
   size_t dirty_before = arenas_dirty_bytes();

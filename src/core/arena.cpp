@@ -554,15 +554,17 @@ Page* arena_take_span(Arena* arena, size_t slices, size_t align_slices) {
   return make_span_page(arena, seg, static_cast<size_t>(first), slices);
 }
 
+void arena_note_large_freed(const Page* page) {
+  size_t bytes = size_t{page->slice_count} << kSliceShift;
+  size_t cur = g_largest_large_free.load(std::memory_order_relaxed);
+  while (bytes > cur && !g_largest_large_free.compare_exchange_weak(cur, bytes)) {
+  }
+}
+
 void arena_free_page(Page* page) {
   Segment* seg = segment_of_page(page);
   Arena* arena = seg->arena;
-  if (page->kind == PageKind::kLarge) {
-    size_t bytes = size_t{page->slice_count} << kSliceShift;
-    size_t cur = g_largest_large_free.load(std::memory_order_relaxed);
-    while (bytes > cur && !g_largest_large_free.compare_exchange_weak(cur, bytes)) {
-    }
-  }
+  if (page->kind == PageKind::kLarge) arena_note_large_freed(page);
   {
     LockGuard guard(arena->lock);
     page_to_free_kind(page);

@@ -79,6 +79,9 @@ void arena_free_vacated(Page* page);
 // Whether a large block of at least `size` bytes was freed the ordinary way (not vacated): the
 // program cycles blocks that large.
 bool large_blocks_freed(size_t size);
+// Note a large block freed the ordinary way, for large_blocks_freed (arena_free_page does it for
+// a kLarge page; a block the heap keeps instead says so here).
+void arena_note_large_freed(const Page* page);
 // An abandoned page of the class for `heap`: from its own arena first, then from any other.
 Page* arena_adopt_abandoned(Arena* home, size_t size_class, Heap* heap);
 void arena_abandon_page(Page* page);  // page->owner already cleared

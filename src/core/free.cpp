@@ -307,6 +307,7 @@ void large_free(Heap* heap, Page* page, bool vacated) noexcept {
     if (heap != &g_empty_heap) heap->last_large_size = 0;  // shared: never written
     return arena_free_vacated(page);
   }
+  if (large_cache_put(heap, page)) return;
   arena_free_page(page);
 }
 

@@ -479,6 +479,7 @@ void heap_unstick_after_fork(Heap* heap, bool queues_whole) noexcept {
 
 void heap_abandon(Heap* heap) noexcept {
   OwnerSlowPath slow_path(heap);
+  large_cache_flush(heap);
   // 1. Stop delayed frees into this heap, waiting out any in flight; full pages rejoin queues.
   heap->full_lock.lock();
   for_each_parked_page(heap, [&](Page* page) {
@@ -569,6 +570,7 @@ size_t reclaim_batch(Heap* victim, size_t* from, Page** taken) {
 
 size_t heap_reclaim_empty(Heap* victim) noexcept {
   if (!kReclaimIdlePages || !is_thread_heap(victim)) return 0;
+  large_cache_flush(victim);
   Page* taken[kReclaimBatch];
   size_t total = 0, from = 0;
   for (;;) {

@@ -81,6 +81,9 @@ struct Heap {
   alignas(64) std::atomic<uint8_t> in_slow_path{0};
   std::atomic<uint8_t> frozen{0};
   uint32_t slow_depth = 0;
+  // The large block this thread freed last, kept for its next large malloc of the same size
+  // (large.cpp). The owner puts one; any thread may take it (an exchange).
+  std::atomic<Page*> large_cache{nullptr};
 };
 
 // The calling thread's thread pointer: what Page::owner_thread holds for its pages.
@@ -143,6 +146,13 @@ Page* heap_find_page(Heap* heap, size_t size_class, size_t align) noexcept;
 // Blocks above kMaxClassSize: a span of slices, or a huge mapping above the mmap threshold.
 // `is_zero` only for calloc (nullptr otherwise): set to whether the block is known to be zero.
 void* large_alloc(Heap* heap, size_t n, size_t align, bool* is_zero) noexcept;
+// A large block freed the ordinary way (checks done, stats counted): kept as the heap's cached
+// large block if it may be, and true then; the block the cache held before goes to the arena.
+bool large_cache_put(Heap* heap, Page* page) noexcept;
+// The heap's cached large block back to its arena, if it holds one (any thread).
+void large_cache_flush(Heap* heap) noexcept;
+// The same for every thread's heap (malloc_trim; process.cpp).
+void heaps_flush_large_caches() noexcept;
 // A block of n bytes in a mapping of its own whatever its size; nullptr if none can be had
 // (mmap_max reached, out of memory), errno untouched.
 void* huge_alloc_block(size_t n) noexcept;

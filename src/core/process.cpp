@@ -263,6 +263,12 @@ Page* heaps_take_freed(Heap* thief, size_t c) noexcept {
   return nullptr;
 }
 
+void heaps_flush_large_caches() noexcept {
+  // Without the pool's lock, as heaps_take_freed: a listed heap is never unmapped.
+  size_t n = g_all_count.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) large_cache_flush(g_all_heaps[i]);
+}
+
 void heaps_release_idle() noexcept {
   if (!g_heaps_lock.try_lock()) return;
   uint64_t now = os::now_ms();

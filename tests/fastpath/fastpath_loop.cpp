@@ -18,8 +18,9 @@
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr,
-                 "usage: fastpath_loop pair|mixed|medium|aligned|sized|null|usable|calloc N\n");
+    std::fprintf(
+        stderr,
+        "usage: fastpath_loop pair|mixed|medium|aligned|sized|null|usable|calloc|large N\n");
     return 2;
   }
   const long n = std::atol(argv[2]);
@@ -66,6 +67,12 @@ int main(int argc, char** argv) {
   } else if (std::strcmp(argv[1], "calloc") == 0) {
     for (long i = 0; i < n; ++i) {
       void* p = std::calloc(1, 32);
+      sink = p;
+      std::free(p);
+    }
+  } else if (std::strcmp(argv[1], "large") == 0) {
+    for (long i = 0; i < n; ++i) {
+      void* p = std::malloc(200000);
       sink = p;
       std::free(p);
     }
