@@ -33,6 +33,15 @@ struct Span {
   bool free_in_arena() const { return slice_is_free(seg, first); }
 };
 
+// A block of kSize, malloc'ed and freed: kept by the calling thread's heap.
+Span kept_block() {
+  void* p = std::malloc(kSize);
+  const Span span(p);
+  std::free(p);
+  EXPECT_EQ(tls_heap->large_cache.load(), span.page);
+  return span;
+}
+
 }  // namespace
 
 TEST(LargeCache, AFreedLargeBlockServesTheNextMallocOfItsSize) {
@@ -55,10 +64,7 @@ TEST(LargeCache, AFreedLargeBlockServesTheNextMallocOfItsSize) {
 
 TEST(LargeCache, AMallocOfAnotherSizeGivesItBackFirst) {
   in_new_thread([] {
-    void* p = std::malloc(kSize);
-    const Span span(p);
-    std::free(p);
-    ASSERT_EQ(tls_heap->large_cache.load(), span.page);
+    const Span span = kept_block();
     // Its slices go back to the arena before the new span is looked for: free, or part of it.
     void* other = std::malloc(2 * kSize);
     const Span other_span(other);
@@ -113,10 +119,7 @@ TEST(LargeCache, BlocksAbove512KiBGoStraightBack) {
 
 TEST(LargeCache, MallocTrimGivesItBack) {
   in_new_thread([] {
-    void* p = std::malloc(kSize);
-    const Span span(p);
-    std::free(p);
-    ASSERT_EQ(tls_heap->large_cache.load(), span.page);
+    const Span span = kept_block();
     malloc_trim(0);
     EXPECT_EQ(tls_heap->large_cache.load(), nullptr);
     EXPECT_TRUE(span.free_in_arena());
