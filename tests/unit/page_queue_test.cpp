@@ -64,39 +64,53 @@ TEST(PageQueue, FreeBlocksOfAnotherPageComeBeforeCarvingTheCurrentOne) {
   });
 }
 
+namespace {
+
+// Fills four pages of `size`'s class (the fourth the current one), then frees `freed[i]` blocks of
+// page i (they rejoin the queue in that order, behind the current page), and mallocs one more:
+// the index of the page it came from. `reserved`: the blocks a page of the class holds.
+size_t page_chosen(size_t size, uint32_t reserved, const size_t (&freed)[3]) {
+  const size_t c = class_of(size);
+  std::vector<std::vector<void*>> blocks(4);
+  std::vector<Page*> page(4);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    void* p = alloc(size);
+    page[i] = page_of(segment_of(p), p);
+    blocks[i].push_back(p);
+    while (blocks[i].size() < page[i]->reserved) blocks[i].push_back(alloc(size));
+    EXPECT_EQ(tls_heap->queues[c].first, page[i]);
+  }
+  EXPECT_EQ(page[0]->reserved, reserved);
+  for (size_t i = 0; i < 3; ++i)
+    for (size_t k = 0; k < freed[i]; ++k) {
+      dealloc(blocks[i].back());
+      blocks[i].pop_back();
+    }
+  EXPECT_EQ(page[3]->free, nullptr);
+  void* p = alloc(size);
+  Page* from = page_of(segment_of(p), p);
+  EXPECT_EQ(tls_heap->queues[c].first, from);
+  dealloc(p);
+  for (auto& list : blocks)
+    for (void* b : list) dealloc(b);
+  for (size_t i = 0; i < page.size(); ++i)
+    if (page[i] == from) return i;
+  return SIZE_MAX;
+}
+
+}  // namespace
+
+// Above the direct sizes: the fullest page that is not nearly full (over 7/8 in use).
 TEST(PageQueue, TheFullestOfThePagesWithFreeBlocksBecomesCurrent) {
   in_new_thread([] {
-    // Four full pages; the fourth is the current one.
-    std::vector<std::vector<void*>> pages(4);
-    std::vector<Page*> page(4);
-    for (size_t i = 0; i < pages.size(); ++i) {
-      void* p = alloc(kSize);
-      page[i] = page_of(segment_of(p), p);
-      pages[i].push_back(p);
-      while (pages[i].size() < page[i]->reserved) pages[i].push_back(alloc(kSize));
-      ASSERT_EQ(current_page(), page[i]);
-    }
-    for (size_t i = 1; i < page.size(); ++i) ASSERT_NE(page[i], page[i - 1]);
-    const uint32_t reserved = page[0]->reserved;
-    ASSERT_EQ(reserved, 64u);
-    // The first page gets 20 free blocks, the second 3 (nearly full: more than 7/8 in use), the
-    // third 10; they rejoin the queue in that order, behind the current page.
-    auto free_blocks = [&](size_t i, size_t n) {
-      for (size_t k = 0; k < n; ++k) {
-        dealloc(pages[i].back());
-        pages[i].pop_back();
-      }
-    };
-    free_blocks(0, 20);
-    free_blocks(1, 3);
-    free_blocks(2, 10);
-    ASSERT_EQ(page[3]->free, nullptr);
-    // The next block comes from the third page: the fullest that is not nearly full.
-    void* p = alloc(kSize);
-    EXPECT_EQ(page_of(segment_of(p), p), page[2]);
-    EXPECT_EQ(current_page(), page[2]);
-    pages[2].push_back(p);
-    for (auto& blocks : pages)
-      for (void* b : blocks) dealloc(b);
+    // 2048-byte blocks, 32 a page: 24 in use on the first page, 30 on the second (nearly full),
+    // 27 on the third.
+    EXPECT_EQ(page_chosen(2048, 32, {8, 2, 5}), 2u);
   });
+}
+
+// In the direct sizes the first page with free blocks is taken, the fullest or not: their pages
+// hold 64 blocks and more, and the first page's free blocks are more often in runs.
+TEST(PageQueue, TheDirectSizesTakeTheFirstPageWithFreeBlocks) {
+  in_new_thread([] { EXPECT_EQ(page_chosen(kSize, 64, {20, 3, 10}), 0u); });
 }
