@@ -10,11 +10,27 @@
 //   null    free(NULL)
 //   usable  malloc_usable_size of one 32-byte block
 //   calloc  calloc(1, 32) + free
+//   large   malloc(200000) + free (a large block, which the heap keeps for the next round)
 #include <malloc.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+
+namespace {
+
+// n rounds of a block from allocate(i), stored to `sink` (so the pair is not optimised away),
+// then freed.
+template <class Allocate>
+[[gnu::always_inline]] inline void pairs(long n, void* volatile& sink, Allocate allocate) {
+  for (long i = 0; i < n; ++i) {
+    void* p = allocate(i);
+    sink = p;
+    std::free(p);
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 3) {
@@ -26,11 +42,7 @@ int main(int argc, char** argv) {
   const long n = std::atol(argv[2]);
   void* volatile sink = nullptr;
   if (std::strcmp(argv[1], "pair") == 0) {
-    for (long i = 0; i < n; ++i) {
-      void* p = std::malloc(32);
-      sink = p;
-      std::free(p);
-    }
+    pairs(n, sink, [](long) { return std::malloc(32); });
   } else if (std::strcmp(argv[1], "mixed") == 0) {
     void* ring[64] = {};
     unsigned x = 12345;
@@ -44,17 +56,9 @@ int main(int argc, char** argv) {
     }
     for (void* p : ring) std::free(p);
   } else if (std::strcmp(argv[1], "medium") == 0) {
-    for (long i = 0; i < n; ++i) {
-      void* p = std::malloc(1500 + static_cast<size_t>(i & 7) * 64);
-      sink = p;
-      std::free(p);
-    }
+    pairs(n, sink, [](long i) { return std::malloc(1500 + static_cast<size_t>(i & 7) * 64); });
   } else if (std::strcmp(argv[1], "aligned") == 0) {
-    for (long i = 0; i < n; ++i) {
-      void* p = std::aligned_alloc(64, 192);
-      sink = p;
-      std::free(p);
-    }
+    pairs(n, sink, [](long) { return std::aligned_alloc(64, 192); });
   } else if (std::strcmp(argv[1], "sized") == 0) {
     for (long i = 0; i < n; ++i) {
       void* p = ::operator new(48);
@@ -65,17 +69,9 @@ int main(int argc, char** argv) {
     void* volatile null = nullptr;
     for (long i = 0; i < n; ++i) std::free(null);
   } else if (std::strcmp(argv[1], "calloc") == 0) {
-    for (long i = 0; i < n; ++i) {
-      void* p = std::calloc(1, 32);
-      sink = p;
-      std::free(p);
-    }
+    pairs(n, sink, [](long) { return std::calloc(1, 32); });
   } else if (std::strcmp(argv[1], "large") == 0) {
-    for (long i = 0; i < n; ++i) {
-      void* p = std::malloc(200000);
-      sink = p;
-      std::free(p);
-    }
+    pairs(n, sink, [](long) { return std::malloc(200000); });
   } else if (std::strcmp(argv[1], "usable") == 0) {
     void* p = std::malloc(32);
     size_t total = 0;
