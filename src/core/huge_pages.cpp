@@ -1,4 +1,4 @@
-// Transparent huge pages for large heaps (huge_pages=default).
+// Transparent huge pages for large heaps (huge_pages=large).
 #include "core/huge_pages.h"
 
 #include <bit>
@@ -22,6 +22,11 @@ namespace arenalloc {
 // memory purged stays given back. A purge that empties whole ranges (a large block's, most of a
 // phase's pages) leaves nothing to collapse, and the advice stays. Huge pages already made stay
 // until purges split them.
+//
+// Not the default: every measurement found RSS larger with it (peak_fall +4.4% at the peak,
+// sqlite3 +4%, perl +3.5%, clang +1%), and on the project's current host (Intel Xeon, where the
+// first measurements ran on AMD EPYC) time longer as well: the suite's time geometric mean 8%,
+// sqlite3 7% (docs/PERFORMANCE.md, "Huge pages left to the kernel").
 namespace {
 
 bool heap_is_large() {
@@ -55,7 +60,7 @@ size_t huge_pages_threshold() {
 
 void segment_use_huge_pages(Segment* seg) {
   if (seg->huge_pages || seg->huge_declined) return;
-  if (options::get(options::Id::kHugePages) != uint64_t(HugePages::kDefault)) return;
+  if (options::get(options::Id::kHugePages) != uint64_t(HugePages::kLarge)) return;
   if (!heap_is_large()) return;
   set_huge_pages(seg, true);
 }
@@ -78,7 +83,7 @@ void segment_purged_huge_pages(Segment* seg, uint32_t touched, bool lazy) {
 // resident where the program counts on untouched zero pages costing nothing.
 void huge_block_use_huge_pages(Segment* seg, size_t mapping, size_t size) {
   if (seg->huge_declined || size < kHugePagesPerArena) return;
-  if (options::get(options::Id::kHugePages) != uint64_t(HugePages::kDefault)) return;
+  if (options::get(options::Id::kHugePages) != uint64_t(HugePages::kLarge)) return;
   seg->huge_pages = true;
   os::advise_huge(seg, mapping, true);
 }

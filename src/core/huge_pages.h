@@ -1,4 +1,4 @@
-// Transparent huge pages for large heaps, the policy of huge_pages=default (why: huge_pages.cpp).
+// Transparent huge pages for large heaps, the policy of huge_pages=large (why: huge_pages.cpp).
 // A segment is advised MADV_HUGEPAGE when slices are taken from it while the segments hold
 // huge_pages_threshold() bytes (in use or waiting to be purged), from its second 2 MiB on, so that
 // the header alone never makes 2 MiB resident. A purge that leaves pages present in a 2 MiB range

@@ -99,11 +99,12 @@ int find_free_run(const Segment* seg, size_t count, size_t align) {
   return -1;
 }
 
-// huge_pages=always or never: every segment and huge block, as it is mapped (default:
-// huge_pages.h).
+// huge_pages=always or never: every segment and huge block, as it is mapped (large:
+// huge_pages.h; default: no advice, the kernel's policy).
 void advise_huge_pages(void* addr, size_t size) {
   auto policy = static_cast<HugePages>(options::get(options::Id::kHugePages));
-  if (policy != HugePages::kDefault) os::advise_huge(addr, size, policy == HugePages::kAlways);
+  if (policy == HugePages::kAlways || policy == HugePages::kNever)
+    os::advise_huge(addr, size, policy == HugePages::kAlways);
 }
 
 int find_dirty_run(const Segment* seg, size_t count, size_t align) {

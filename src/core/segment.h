@@ -29,7 +29,7 @@ inline constexpr uint64_t kSegmentCookie = 0x61726e616c6c6f63ull;  // "arnalloc"
 struct Segment {
   uint64_t cookie;
   SegmentKind kind;
-  bool huge_pages;  // advised MADV_HUGEPAGE (huge_pages=default, segment_use_huge_pages)
+  bool huge_pages;  // advised MADV_HUGEPAGE (huge_pages=large, segment_use_huge_pages)
   // A purge left holes while advised: no advice until it is pooled. A huge block's: calloc made
   // it, so it is never advised, not even once realloc has moved it (the header moves with it).
   bool huge_declined;

@@ -17,7 +17,7 @@ constexpr size_t kCount = static_cast<size_t>(Id::kCount);
 
 const char* const kOnErrorNames[] = {"abort", "warn", "ignore", nullptr};
 const char* const kPurgeNames[] = {"dontneed", "free", nullptr};
-const char* const kHugeNames[] = {"default", "always", "never", nullptr};
+const char* const kHugeNames[] = {"default", "always", "never", "large", nullptr};
 const char* const kBoolNames[] = {"0", "1", nullptr};
 
 struct Entry {
@@ -92,13 +92,13 @@ const Entry kTable[kCount] = {
      0,
      1,
      kBoolNames},
-    {{"huge_pages", nullptr, "default, always or never",
-      "transparent huge pages for segments and huge blocks (default: segments of a heap of 32 "
-      "MiB or more for each arena holding 2 MiB, until a purge leaves holes in them, and huge "
-      "blocks of 32 MiB or more not made by calloc; otherwise the kernel's policy)"},
+    {{"huge_pages", nullptr, "default, always, never or large",
+      "transparent huge pages for segments and huge blocks (default: the kernel's policy; large: "
+      "segments of a heap of 32 MiB or more for each arena holding 2 MiB, until a purge leaves "
+      "holes in them, and huge blocks of 32 MiB or more not made by calloc)"},
      0,
      0,
-     2,
+     3,
      kHugeNames},
     {{"on_error", nullptr, "abort, warn or ignore", "what an invalid or double free does"},
      0,

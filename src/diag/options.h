@@ -17,7 +17,8 @@ namespace arenalloc {
 
 enum class OnError : uint8_t { kAbort = 0, kWarn = 1, kIgnore = 2 };
 enum class PurgeMethod : uint8_t { kDontNeed = 0, kFree = 1 };
-enum class HugePages : uint8_t { kDefault = 0, kAlways = 1, kNever = 2 };
+// kDefault leaves huge pages to the kernel's policy; kLarge advises large heaps (huge_pages.h).
+enum class HugePages : uint8_t { kDefault = 0, kAlways = 1, kNever = 2, kLarge = 3 };
 
 namespace options {
 

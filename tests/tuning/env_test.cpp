@@ -397,21 +397,51 @@ TEST(HugePages, NeverRefusesHugePages) {
   EXPECT_EQ(r.Str("huge_thp"), "0");
 }
 
-TEST(HugePages, DefaultLeavesASmallHeapToTheKernelPolicy) {
-  REQUIRE_THP();
-  Result r = RunChild({"smaps"}, kMapFrom1MiB);
+// Under `policy`, a small heap's segment and a small huge block get no advice either way.
+void ExpectSmallHeapLeftToTheKernel(const std::string& policy) {
+  Result r = RunChild({"smaps"}, With(kMapFrom1MiB, "ARENALLOC_HUGE_PAGES", policy));
   ASSERT_RAN(r);
+  EXPECT_EQ(r.Str("huge_pages"), policy);
   EXPECT_FALSE(HasVmFlag(r, "segment", "hg")) << r.Describe();
   EXPECT_FALSE(HasVmFlag(r, "segment", "nh")) << r.Describe();
   EXPECT_FALSE(HasVmFlag(r, "huge", "hg")) << r.Describe();
 }
 
-// Under the default policy a heap gets huge pages once it is large (32 MiB per arena), in
-// the segments slices are taken from from then on; a purge withdraws them, so khugepaged cannot
-// fill in the memory given back.
-TEST(HugePages, DefaultAdvisesALargeHeapAndWithdrawsWhereAPurgeLeavesHoles) {
+TEST(HugePages, DefaultLeavesASmallHeapToTheKernelPolicy) {
   REQUIRE_THP();
-  Result r = RunChild({"thp-heap"});
+  ExpectSmallHeapLeftToTheKernel("default");
+}
+
+// The default advises nothing, however large the heap or the block: huge pages made RSS larger
+// everywhere, and time longer on the current host (docs/PERFORMANCE.md, "Huge pages left to the
+// kernel").
+TEST(HugePages, DefaultLeavesALargeHeapAndHugeBlocksToTheKernelPolicy) {
+  REQUIRE_THP();
+  Result heap = RunChild({"thp-heap"});
+  ASSERT_RAN(heap);
+  ASSERT_EQ(heap.Num("same_segment"), 1) << heap.Describe();
+  EXPECT_FALSE(HasVmFlag(heap, "large", "hg")) << heap.Describe();
+  EXPECT_FALSE(HasVmFlag(heap, "large", "nh")) << heap.Describe();
+  Result block = RunChild({"thp-block"}, kMapFrom1MiB);
+  ASSERT_RAN(block);
+  EXPECT_FALSE(HasVmFlag(block, "malloc", "hg")) << block.Describe();
+  EXPECT_FALSE(HasVmFlag(block, "malloc", "nh")) << block.Describe();
+  EXPECT_FALSE(HasVmFlag(block, "grown", "hg")) << block.Describe();
+}
+
+const Env kLargePolicy = {{"ARENALLOC_HUGE_PAGES", "large"}};
+
+TEST(HugePages, LargeLeavesASmallHeapToTheKernelPolicy) {
+  REQUIRE_THP();
+  ExpectSmallHeapLeftToTheKernel("large");
+}
+
+// Under huge_pages=large a heap gets huge pages once it is large (32 MiB per arena), in the
+// segments slices are taken from from then on; a purge withdraws them, so khugepaged cannot fill
+// in the memory given back.
+TEST(HugePages, LargeAdvisesALargeHeapAndWithdrawsWhereAPurgeLeavesHoles) {
+  REQUIRE_THP();
+  Result r = RunChild({"thp-heap"}, kLargePolicy);
   ASSERT_RAN(r);
   EXPECT_FALSE(HasVmFlag(r, "small", "hg")) << r.Describe();
   EXPECT_FALSE(HasVmFlag(r, "small", "nh")) << r.Describe();
@@ -422,17 +452,18 @@ TEST(HugePages, DefaultAdvisesALargeHeapAndWithdrawsWhereAPurgeLeavesHoles) {
   EXPECT_TRUE(HasVmFlag(r, "purged", "nh")) << r.Describe();
 }
 
-// thp-heap THREADS MIB KIB: whether the segment its last blocks came from ended up advised.
+// thp-heap THREADS MIB KIB under huge_pages=large: whether the segment its last blocks came from
+// ended up advised.
 void ExpectLargeHeapAdvised(const std::string& threads, const std::string& mib,
                             const std::string& held_kib, bool advised) {
-  Result r = RunChild({"thp-heap", threads, mib, held_kib});
+  Result r = RunChild({"thp-heap", threads, mib, held_kib}, kLargePolicy);
   ASSERT_RAN(r);
   ASSERT_EQ(r.Num("same_segment"), 1) << r.Describe();
   EXPECT_EQ(HasVmFlag(r, "large", "hg"), advised) << r.Describe();
 }
 
 // One arena: 40 MiB is large, 24 MiB is not.
-TEST(HugePages, DefaultWantsAHeapOf32MiBForOneArena) {
+TEST(HugePages, LargeWantsAHeapOf32MiBForOneArena) {
   REQUIRE_THP();
   ExpectLargeHeapAdvised("0", "40", "0", true);
   ExpectLargeHeapAdvised("0", "24", "0", false);
@@ -440,13 +471,13 @@ TEST(HugePages, DefaultWantsAHeapOf32MiBForOneArena) {
 
 // Each arena's segments end in a 2 MiB range used in part: with 8 more arenas holding 3 MiB each,
 // 80 MiB is not large enough (32 MiB per arena).
-TEST(HugePages, DefaultWantsAHeapLargeForItsArenas) {
+TEST(HugePages, LargeWantsAHeapLargeForItsArenas) {
   REQUIRE_THP();
   ExpectLargeHeapAdvised("8", "80", "3072", false);
 }
 
 // Arenas that hold less than 2 MiB (threads that started and allocated little) do not count.
-TEST(HugePages, DefaultCountsOnlyArenasThatHoldMemory) {
+TEST(HugePages, LargeCountsOnlyArenasThatHoldMemory) {
   REQUIRE_THP();
   ExpectLargeHeapAdvised("8", "80", "256", true);
 }
@@ -454,9 +485,9 @@ TEST(HugePages, DefaultCountsOnlyArenasThatHoldMemory) {
 // A huge block of 32 MiB or more is a large heap by itself, unless calloc made it (a zeroed table
 // is often touched sparsely, also once realloc has grown it); a smaller one gets huge pages once
 // realloc grows it that far.
-TEST(HugePages, DefaultAdvisesHugeBlocksOf32MiBButNotCalloc) {
+TEST(HugePages, LargeAdvisesHugeBlocksOf32MiBButNotCalloc) {
   REQUIRE_THP();
-  Result r = RunChild({"thp-block"}, kMapFrom1MiB);
+  Result r = RunChild({"thp-block"}, With(kMapFrom1MiB, "ARENALLOC_HUGE_PAGES", "large"));
   ASSERT_RAN(r);
   EXPECT_TRUE(HasVmFlag(r, "malloc", "hg")) << r.Describe();
   EXPECT_FALSE(HasVmFlag(r, "calloc", "hg")) << r.Describe();

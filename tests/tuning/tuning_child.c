@@ -389,7 +389,7 @@ static void smaps_of(const char* key, const void* addr) {
   if (f != NULL) fclose(f);
 }
 
-/* smaps_of for the part of p's segment that huge_pages=default advises (from 2 MiB on). */
+/* smaps_of for the part of p's segment that huge_pages=large advises (from 2 MiB on). */
 static void smaps_of_segment(const char* key, const void* p) {
   uintptr_t seg = (uintptr_t)p & ~((uintptr_t)32 * MIB - 1);
   smaps_of(key, (const void*)(seg + 2 * MIB + 4096));

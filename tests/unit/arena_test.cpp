@@ -150,18 +150,33 @@ TEST(Arena, SpanComesFromAnotherArenasDirtySlicesBeforeFreshMemory) {
   EXPECT_EQ(a->dirty_slices, 0u);
 }
 
-// huge_pages=default: once the segments hold huge_pages_threshold(), a segment slices are taken
-// from is advised; a purge that empties whole 2 MiB ranges keeps the advice, one that leaves pages
-// present beside its holes withdraws it for good (until the segment is pooled).
-TEST(Arena, LargeHeapSegmentsGetHugePagesUntilAPurgeLeavesHoles) {
-  Arena* arena = test_arena();
-  arena_maintain(arena, true);  // no dirty runs left to be taken first
-  std::vector<Page*> ballast;   // never written: address space, no RSS
+// Sets huge_pages for one test, the default again after it.
+struct HugePagesPolicy {
+  explicit HugePagesPolicy(HugePages policy) {
+    options::set(options::Id::kHugePages, uint64_t(policy));
+  }
+  ~HugePagesPolicy() { options::set(options::Id::kHugePages, uint64_t(HugePages::kDefault)); }
+};
+
+// Takes spans (never written: address space, no RSS) until the segments hold
+// huge_pages_threshold() and a huge page more.
+void TakeUntilTheHeapIsLarge(Arena* arena, std::vector<Page*>* ballast) {
   while (arenas_used_bytes() + arenas_dirty_bytes() < huge_pages_threshold() + kHugePageSize) {
     Page* p = arena_take_span(arena, kSlicesPerHugePage, 1);
     ASSERT_NE(p, nullptr);
-    ballast.push_back(p);
+    ballast->push_back(p);
   }
+}
+
+// huge_pages=large: once the segments hold huge_pages_threshold(), a segment slices are taken
+// from is advised; a purge that empties whole 2 MiB ranges keeps the advice, one that leaves pages
+// present beside its holes withdraws it for good (until the segment is pooled).
+TEST(Arena, LargeHeapSegmentsGetHugePagesUntilAPurgeLeavesHoles) {
+  HugePagesPolicy large(HugePages::kLarge);
+  Arena* arena = test_arena();
+  arena_maintain(arena, true);  // no dirty runs left to be taken first
+  std::vector<Page*> ballast;   // never written: address space, no RSS
+  ASSERT_NO_FATAL_FAILURE(TakeUntilTheHeapIsLarge(arena, &ballast));
   Page* whole = arena_take_span(arena, kSlicesPerHugePage, kSlicesPerHugePage);
   ASSERT_NE(whole, nullptr);
   Segment* seg = segment_of_page(whole);
@@ -201,6 +216,21 @@ TEST(Arena, LargeHeapSegmentsGetHugePagesUntilAPurgeLeavesHoles) {
 
   arena_free_page(more);
   arena_free_page(kept);
+  for (Page* p : ballast) arena_free_page(p);
+  arena_maintain(arena, true);
+}
+
+// The default policy advises no segment, however large the heap.
+TEST(Arena, LargeHeapSegmentsAreLeftToTheKernelByDefault) {
+  HugePagesPolicy policy(HugePages::kDefault);
+  Arena* arena = test_arena();
+  arena_maintain(arena, true);
+  std::vector<Page*> ballast;  // never written: address space, no RSS
+  ASSERT_NO_FATAL_FAILURE(TakeUntilTheHeapIsLarge(arena, &ballast));
+  Page* whole = arena_take_span(arena, kSlicesPerHugePage, kSlicesPerHugePage);
+  ASSERT_NE(whole, nullptr);
+  EXPECT_FALSE(segment_of_page(whole)->huge_pages);
+  arena_free_page(whole);
   for (Page* p : ballast) arena_free_page(p);
   arena_maintain(arena, true);
 }

@@ -48,6 +48,9 @@ TEST(Options, AcceptsValuesInRangeWithSuffixesAndNames) {
   EXPECT_EQ(options::get(Id::kStats), 1u);
   EXPECT_TRUE(set("huge_pages", "never"));
   EXPECT_EQ(options::get(Id::kHugePages), uint64_t(HugePages::kNever));
+  EXPECT_TRUE(set("huge_pages", "large"));
+  EXPECT_EQ(options::get(Id::kHugePages), uint64_t(HugePages::kLarge));
+  EXPECT_EQ(text(Id::kHugePages), "large");
   EXPECT_TRUE(set("purge_method", "dontneed"));
   EXPECT_TRUE(set("stats", "0"));
   EXPECT_TRUE(set("on_error", "abort"));
