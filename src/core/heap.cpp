@@ -309,15 +309,16 @@ Page* heap_find_page(Heap* heap, size_t c, size_t align) noexcept {
     page = next;
   }
   if (candidate != nullptr) return make_current(heap, candidate);
+  // The oldest of the class's full pages that other threads have freed into since: their free
+  // blocks are resident too (prodcons peak RSS 4.95 -> 4.57 MiB, 16 pairs 28.9 -> 26.4 MiB).
+  while (heap_has_freed(heap, c))
+    if (Page* taken = freed_take(heap, heap, c))
+      if ((page = use_page(heap, taken)) != nullptr) return page;
   if (extendable != nullptr) {
     if (Page* lender = lending_page(heap, c, align)) return lender;
     page_extend(extendable);
     return make_current(heap, extendable);
   }
-  // The oldest of the class's full pages that other threads have freed into since.
-  while (heap_has_freed(heap, c))
-    if (Page* taken = freed_take(heap, heap, c))
-      if ((page = use_page(heap, taken)) != nullptr) return page;
   // Adopt pages abandoned by exited threads before taking fresh memory (thread heaps only: a
   // private heap's segments hold only its own blocks).
   if (!heap->is_private)

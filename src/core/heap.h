@@ -13,11 +13,12 @@
 //
 // A full page's first remote free reaches the owner through delayed_free; the owner then moves
 // the page from `full` to its class's `freed` list, and takes it back from there when the
-// class's queue runs dry. Until then the page is out of the fast paths and under full_lock, so
-// another heap that would otherwise fault in fresh memory may take it instead (heaps_take_freed
-// in process.cpp). A producer that is descheduled or waiting on its consumers would otherwise
-// keep all the memory it handed out, every block freed, until it runs again (mimalloc-bench's
-// xmalloc-test with 8 producers on 2 cores: the sum of every producer's last burst resident).
+// class's queue has no free block, before a page of the queue carves more. Until then the page is
+// out of the fast paths and under full_lock, so another heap that would otherwise fault in fresh
+// memory may take it instead (heaps_take_freed in process.cpp). A producer that is descheduled or
+// waiting on its consumers would otherwise keep all the memory it handed out, every block freed,
+// until it runs again (mimalloc-bench's xmalloc-test with 8 producers on 2 cores: the sum of every
+// producer's last burst resident).
 //
 // Only the owner thread touches a heap, with one exception: its full and freed pages. Besides
 // the heaps that take freed pages, a thread that frees into a page parked full by an owner that

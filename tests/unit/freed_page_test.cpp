@@ -1,9 +1,9 @@
 // Freed lists (heap.h): a full page that other threads begin to free into moves, at its owner's
 // next refill, from the full list to its class's freed list. The owner takes it back from there
-// when the class's queue runs dry; another heap takes it instead of faulting in fresh memory; the
-// purger abandons it with an idle heap's full pages; thread exit gives it back like any other.
-// Each test drives one owner thread step by step, and frees from a thread without a heap (which
-// never takes pages over, see steal_full_page).
+// when the class's queue has no free block, before a page carves more; another heap takes it
+// instead of faulting in fresh memory; the purger abandons it with an idle heap's full pages;
+// thread exit gives it back like any other. Each test drives one owner thread step by step, and
+// frees from a thread without a heap (which never takes pages over, see steal_full_page).
 #include <gtest/gtest.h>
 #include <malloc.h>
 
@@ -113,18 +113,23 @@ struct FreedIntoPage {
 
 }  // namespace
 
-TEST(FreedPage, TheOwnerMovesItToTheFreedListAndTakesItBackWhenItsQueueRunsDry) {
+// Its free blocks are resident, so the owner takes it back before a page of its queue carves
+// more blocks (fresh memory).
+TEST(FreedPage, TheOwnerMovesItToTheFreedListAndTakesItBackBeforeCarving) {
   FreedIntoPage t({5, 7});
   auto& [owner, first, rest, heap, page] = t;
   EXPECT_TRUE(heap_has_freed(heap, kClass));
   owner.run([&] {
-    // Use up the second page, then the next two blocks come from the freed page's room.
-    Page* second = page_map::find(rest[0]);
-    while (second->free != nullptr || second->capacity < second->reserved)
-      rest.push_back(alloc(kSize));
+    // Use up the second page's free blocks; it could carve more, but the next two blocks come
+    // from the freed page's room.
+    Page* second = page_map::find(rest.back());
+    while (second->free != nullptr) rest.push_back(alloc(kSize));
+    ASSERT_LT(second->capacity, second->reserved);
+    const uint32_t carved = second->capacity;
     void* a = alloc(kSize);
     void* b = alloc(kSize);
     EXPECT_TRUE((a == first[5] && b == first[7]) || (a == first[7] && b == first[5]));
+    EXPECT_EQ(second->capacity, carved) << "the second page carved while the freed page had room";
     EXPECT_EQ(heap->queues[kClass].first, page);
     first[5] = a;
     first[7] = b;
