@@ -310,7 +310,7 @@ Page* heap_find_page(Heap* heap, size_t c, size_t align) noexcept {
   }
   if (candidate != nullptr) return make_current(heap, candidate);
   // The oldest of the class's full pages that other threads have freed into since: their free
-  // blocks are resident too (prodcons peak RSS 4.95 -> 4.57 MiB, 16 pairs 28.9 -> 26.4 MiB).
+  // blocks are resident too (prodcons peak RSS 4,950 -> 4,570 KiB, 16 pairs 28,900 -> 26,400 KiB).
   while (heap_has_freed(heap, c))
     if (Page* taken = freed_take(heap, heap, c))
       if ((page = use_page(heap, taken)) != nullptr) return page;
