@@ -177,8 +177,11 @@ TEST(SliceBits, FindMostDirtyRunAgreesWithTheSliceBySliceReference) {
       if (i >= kSlicesPerSegment) break;
       if (i + freed > kSlicesPerSegment) freed = kSlicesPerSegment - i;
       add_free_run(&s, i, freed);
+      // Mostly dirty, or (every fourth round) a few dirty slices scattered in clean memory,
+      // where the search skips from one dirty slice to the next.
       for (size_t k = i; k < i + freed; ++k)
-        if (next() % 3 != 0) mark_slices(s.dirty_mask, k, 1, true);
+        if (round % 4 == 1 ? next() % 16 == 0 : next() % 3 != 0)
+          mark_slices(s.dirty_mask, k, 1, true);
       i += freed;
     }
     for (size_t count : {1, 3, 8, 16, 64}) {
