@@ -29,6 +29,11 @@ namespace arenalloc {
 // sqlite3 7% (docs/PERFORMANCE.md, "Huge pages left to the kernel").
 namespace {
 
+// Whether this policy is the one in force (huge_pages=large).
+bool policy_is_large() {
+  return options::get(options::Id::kHugePages) == uint64_t(HugePages::kLarge);
+}
+
 bool heap_is_large() {
   // The threshold's walk over the arenas only once the heap could be large: a small heap asks on
   // every page it makes.
@@ -60,7 +65,7 @@ size_t huge_pages_threshold() {
 
 void segment_use_huge_pages(Segment* seg) {
   if (seg->huge_pages || seg->huge_declined) return;
-  if (options::get(options::Id::kHugePages) != uint64_t(HugePages::kLarge)) return;
+  if (!policy_is_large()) return;
   if (!heap_is_large()) return;
   set_huge_pages(seg, true);
 }
@@ -83,7 +88,7 @@ void segment_purged_huge_pages(Segment* seg, uint32_t touched, bool lazy) {
 // resident where the program counts on untouched zero pages costing nothing.
 void huge_block_use_huge_pages(Segment* seg, size_t mapping, size_t size) {
   if (seg->huge_declined || size < kHugePagesPerArena) return;
-  if (options::get(options::Id::kHugePages) != uint64_t(HugePages::kLarge)) return;
+  if (!policy_is_large()) return;
   seg->huge_pages = true;
   os::advise_huge(seg, mapping, true);
 }
