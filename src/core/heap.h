@@ -163,6 +163,9 @@ void heap_collect(Heap* heap) noexcept;
 void heap_abandon(Heap* heap) noexcept;
 // The calling thread's heap, created on first use; nullptr only if out of memory.
 Heap* heap_for_thread() noexcept;
+// Give the calling thread's heap back as its exit would (abandoned, to the pool), and leave the
+// thread without one, as before its first allocation.
+void heap_drop_for_thread() noexcept;
 // Fork child: abandon the heaps of the threads that did not survive the fork (process.cpp).
 void heaps_abandon_others(Heap* keep) noexcept;
 // Mark idle the heaps whose owner has not refilled a page for kIdleMs, and not idle the others.

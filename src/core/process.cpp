@@ -95,12 +95,17 @@ void heap_pool_put(Heap* h) {
   g_free_heaps = h;
 }
 
-void thread_exit(void* value) {
-  Heap* heap = static_cast<Heap*>(value);
-  if (heap == nullptr || heap == &g_empty_heap) return;
+// The calling thread gives its heap back: its pages to the arenas, the heap to the pool.
+void heap_release(Heap* heap) {
   heap_abandon(heap);
   if (tls_heap == heap) tls_heap = &g_empty_heap;
   heap_pool_put(heap);
+}
+
+void thread_exit(void* value) {
+  Heap* heap = static_cast<Heap*>(value);
+  if (heap == nullptr || heap == &g_empty_heap) return;
+  heap_release(heap);
 }
 
 // Lock order: the heap pool, the thread heaps' full lists, private heaps, the arenas (then the
@@ -182,6 +187,13 @@ Heap* heap_for_thread() noexcept {
   // May call calloc (for keys past the first 32): the thread already has its heap by now.
   pthread_setspecific(g_thread_key, h);
   return h;
+}
+
+void heap_drop_for_thread() noexcept {
+  Heap* heap = tls_heap;
+  if (heap == &g_empty_heap) return;
+  pthread_setspecific(g_thread_key, nullptr);  // no thread_exit for it
+  heap_release(heap);
 }
 
 // A heap whose thread was inside one of its slow paths when the process forked (in_slow_path)

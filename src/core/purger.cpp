@@ -1,6 +1,7 @@
 // The background purger: one thread, started the first time 16 MiB of freed memory waits to be
-// purged or an idle heap's pages may wait to be reclaimed (heaps_reclaim_idle), that maintains the
-// arenas every fraction of the purge delay. Without it, memory freed just before a program goes
+// purged, an idle heap's pages may wait to be reclaimed (heaps_reclaim_idle), or other threads'
+// frees fill half of a heap's page (remote_frees_filled_half_a_page in free.cpp), that maintains
+// the arenas every fraction of the purge delay. Without it, memory freed just before a program goes
 // idle (or stops allocating) would stay resident: the arenas are otherwise maintained only on
 // allocator slow paths.
 //

@@ -135,4 +135,63 @@ TEST(PurgeRss, PeakFreedByOthersWhileItsThreadsIdleIsReturned) {
                         << MiB(peak) << " MiB), the allocating threads alive and idle";
 }
 
+// A thread builds its data and hands it to another, which frees all of it at once, while the
+// builder waits or has exited (a loader and a clean-up thread, the main thread and a worker).
+// The frees are over within milliseconds of the builder's last allocation, before it counts as
+// idle: nothing looked at its pages again, and every block stayed resident in them (RSS at the
+// peak two seconds later, however long the process went on). Now the first remote frees start
+// the purger, which gives the pages back: 0.5-0.6 s here.
+void BuildThenFreeElsewhere(bool builder_exits) {
+  constexpr size_t kBytes = size_t(64) << 20;
+  constexpr size_t kSize = 256;
+  constexpr size_t kBlocks = kBytes / kSize;
+  PointerArray array(kBlocks);
+  void** ptrs = array.get();
+  ASSERT_NE(ptrs, nullptr);
+  std::memset(ptrs, 0, kBlocks * sizeof(void*));  // resident before the baseline
+  std::free(std::malloc(kSize));                  // this thread's heap, before the baseline
+  const size_t start = RssBytes();
+  bool built = true;
+  auto build = [&] {
+    for (size_t i = 0; i < kBlocks && built; ++i) {
+      ptrs[i] = std::malloc(kSize);
+      if (ptrs[i] == nullptr)
+        built = false;
+      else
+        std::memset(ptrs[i], 0x3C, kSize);
+    }
+  };
+  if (builder_exits)
+    std::thread(build).join();
+  else
+    build();
+  ASSERT_TRUE(built) << "malloc returned NULL";
+  const size_t peak = RssBytes();
+  // Nothing in the freeing thread allocates: it has no heap, and takes no page over.
+  std::thread([&] {
+    for (size_t i = 0; i < kBlocks; ++i) std::free(ptrs[i]);
+  }).join();
+  const size_t freed = RssBytes();
+  size_t after = freed;
+  const size_t limit = start + (peak - start) / 10;
+  const double crossed = SecondsUntilRssBelow(limit, std::chrono::seconds(2), &after);
+  std::printf(
+      "built (the builder %s) and freed at once: RSS start %.1f MiB, peak %.1f, right after the "
+      "frees %.1f, below start + 10%% of the increase after %.2f s (%.1f MiB)\n",
+      builder_exits ? "exited" : "waits", MiB(start), MiB(peak), MiB(freed), crossed, MiB(after));
+  ASSERT_GE(peak, start + kBytes * 3 / 4) << "the blocks were not resident?";
+  EXPECT_GE(crossed, 0) << "RSS " << MiB(after) << " MiB two seconds after the frees (start "
+                        << MiB(start) << ", peak " << MiB(peak) << " MiB)";
+}
+
+TEST(PurgeRss, BlocksFreedByAnotherThreadWhileTheBuilderWaitsAreReturned) {
+  Watchdog wd(60, "PurgeRss.BlocksFreedByAnotherThreadWhileTheBuilderWaitsAreReturned");
+  BuildThenFreeElsewhere(false);
+}
+
+TEST(PurgeRss, BlocksFreedByAnotherThreadAfterTheBuilderExitedAreReturned) {
+  Watchdog wd(60, "PurgeRss.BlocksFreedByAnotherThreadAfterTheBuilderExitedAreReturned");
+  BuildThenFreeElsewhere(true);
+}
+
 }  // namespace
