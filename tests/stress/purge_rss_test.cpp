@@ -2,7 +2,9 @@
 // allocator's slow paths (a small and a 1 MiB malloc/free) purge free pages,
 // so RSS falls well below the peak.
 // Own executable: RSS is measured for the whole process.
+#include <fcntl.h>
 #include <malloc.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -141,10 +143,9 @@ TEST(PurgeRss, PeakFreedByOthersWhileItsThreadsIdleIsReturned) {
 // idle: nothing looked at its pages again, and every block stayed resident in them (RSS at the
 // peak two seconds later, however long the process went on). Now the first remote frees start
 // the purger, which gives the pages back: 0.5-0.6 s here.
-void BuildThenFreeElsewhere(bool builder_exits) {
-  constexpr size_t kBytes = size_t(64) << 20;
-  constexpr size_t kSize = 256;
-  constexpr size_t kBlocks = kBytes / kSize;
+void BuildThenFreeElsewhere(bool builder_exits, size_t kBytes = size_t(64) << 20,
+                            size_t kSize = 256) {
+  const size_t kBlocks = kBytes / kSize;
   PointerArray array(kBlocks);
   void** ptrs = array.get();
   ASSERT_NE(ptrs, nullptr);
@@ -176,9 +177,10 @@ void BuildThenFreeElsewhere(bool builder_exits) {
   const size_t limit = start + (peak - start) / 10;
   const double crossed = SecondsUntilRssBelow(limit, std::chrono::seconds(2), &after);
   std::printf(
-      "built (the builder %s) and freed at once: RSS start %.1f MiB, peak %.1f, right after the "
-      "frees %.1f, below start + 10%% of the increase after %.2f s (%.1f MiB)\n",
-      builder_exits ? "exited" : "waits", MiB(start), MiB(peak), MiB(freed), crossed, MiB(after));
+      "%zu-byte blocks built (the builder %s) and freed at once: RSS start %.1f MiB, peak %.1f, "
+      "right after the frees %.1f, below start + 10%% of the increase after %.2f s (%.1f MiB)\n",
+      kSize, builder_exits ? "exited" : "waits", MiB(start), MiB(peak), MiB(freed), crossed,
+      MiB(after));
   ASSERT_GE(peak, start + kBytes * 3 / 4) << "the blocks were not resident?";
   EXPECT_GE(crossed, 0) << "RSS " << MiB(after) << " MiB two seconds after the frees (start "
                         << MiB(start) << ", peak " << MiB(peak) << " MiB)";
@@ -192,6 +194,54 @@ TEST(PurgeRss, BlocksFreedByAnotherThreadWhileTheBuilderWaitsAreReturned) {
 TEST(PurgeRss, BlocksFreedByAnotherThreadAfterTheBuilderExitedAreReturned) {
   Watchdog wd(60, "PurgeRss.BlocksFreedByAnotherThreadAfterTheBuilderExitedAreReturned");
   BuildThenFreeElsewhere(true);
+}
+
+// Large blocks freed by another thread go back to the arena as free slices, which the purger
+// gives back after the delay. It used to start only once 16 MiB waited: 12 blocks of 1 MiB stayed
+// resident as long as the process did nothing more (glibc unmaps such blocks at free). A process
+// that has made threads starts it at 1 MiB now.
+TEST(PurgeRss, LargeBlocksFreedByAnotherThreadAreReturned) {
+  Watchdog wd(60, "PurgeRss.LargeBlocksFreedByAnotherThreadAreReturned");
+  BuildThenFreeElsewhere(false, size_t(12) << 20, size_t(1) << 20);
+}
+
+// The process's thread count (/proc/self/status), read with plain system calls.
+int ThreadCount() {
+  int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[4096];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  const char* at = std::strstr(buf, "\nThreads:");
+  return at == nullptr ? -1 : std::atoi(at + std::strlen("\nThreads:"));
+}
+
+// Frees `count` blocks of 1 MiB, each written first: large blocks, whose slices go back to the
+// arena dirty.
+void FreeLargeBlocks(int count) {
+  std::vector<void*> blocks;
+  for (int i = 0; i < count; ++i) {
+    void* p = std::malloc(size_t(1) << 20);
+    ASSERT_NE(p, nullptr);
+    std::memset(p, 0x2A, size_t(1) << 20);
+    blocks.push_back(p);
+  }
+  for (void* p : blocks) std::free(p);
+}
+
+// A single-threaded program gets no purger for a few MiB freed (shells and scripts count their
+// threads); one that has made a thread gets it from 1 MiB on.
+TEST(PurgeRss, ThePurgerStartsSoonerOnceTheProcessHasMadeAThread) {
+  Watchdog wd(60, "PurgeRss.ThePurgerStartsSoonerOnceTheProcessHasMadeAThread");
+  ASSERT_EQ(ThreadCount(), 1) << "the test must start single-threaded";
+  FreeLargeBlocks(4);
+  FreeLargeBlocks(4);  // 4 MiB waits to be purged, below the single-threaded 16 MiB
+  EXPECT_EQ(ThreadCount(), 1) << "a single-threaded process got the purger for 4 MiB";
+  std::thread([] {}).join();
+  FreeLargeBlocks(2);
+  EXPECT_EQ(ThreadCount(), 2) << "no purger for freed memory in a process that made a thread";
 }
 
 }  // namespace
