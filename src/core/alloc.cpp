@@ -48,7 +48,10 @@ Page* owned_page(const void* p, const char* op) {
 size_t aligned_class(size_t size, size_t align) noexcept {
   if (size > kMaxClassSize || align > kSliceSize) return kClassCount;
   if (size > kDirectMax && size >= options::mmap_threshold()) return kClassCount;
-  return class_of(aligned_request(size, align));
+  size_t c = class_of(aligned_request(size, align));
+  // A packing class is a multiple of 16 only: the series class above it is the one that is a
+  // multiple of the alignment (see size_class.h).
+  return align <= 16 || (class_size(c) & (align - 1)) == 0 ? c : c + 1;
 }
 
 void* heap_alloc(Heap* heap, size_t size, size_t align, bool zero) noexcept {

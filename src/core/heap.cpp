@@ -47,6 +47,16 @@ constexpr Heap make_empty_heap(std::index_sequence<I...>) {
 
 // Constant-initialised: the fast path may read it before any constructor runs.
 constinit Heap g_empty_heap = make_empty_heap(std::make_index_sequence<kDirectCount>{});
+
+// The class table by steps (size_class.h): written only to bring a packing class into use, one
+// byte at a time, so a reader sees its old class or the new one.
+alignas(64) constinit std::array<uint8_t, kSteps> g_step_class = kStepClassAtStart;
+
+void use_packing_class(size_t c) noexcept {
+  for (size_t i = 0; i < kSteps; ++i)
+    if (kStepClass[i] == c)
+      __atomic_store_n(&g_step_class[i], static_cast<uint8_t>(c), __ATOMIC_RELAXED);
+}
 __thread Heap* tls_heap __attribute__((tls_model("initial-exec"))) = &g_empty_heap;
 
 namespace {
@@ -101,6 +111,8 @@ void queue_remove(Heap* heap, Page* page) {
 // (the caller collects them instead).
 bool page_to_full(Heap* heap, Page* page) {
   if (!page_set_delay_state(page, kUseDelayed, true)) return false;
+  if (size_t c = page->size_class; c > 0 && is_packing_class(c - 1)) [[unlikely]]
+    use_packing_class(c - 1);              // a page's worth of blocks of the class above it
   if (page_kept(page)) page_unkeep(page);  // a full page is not empty: it retires once freed
   queue_remove(heap, page);
   LockGuard guard(heap->full_lock);
@@ -398,7 +410,7 @@ namespace {
 void* malloc_generic(size_t n, Heap* heap) noexcept {
   if (n > kDirectMax && n <= kMaxClassSize && n < options::mmap_threshold() && !heap->checked)
       [[likely]] {
-    size_t c = class_of_computed(n);
+    size_t c = class_above_direct(n);
     Page* page = heap->queues[c].first;
     if (page != nullptr && in_page_segment(page, page->free) && !heap_class_watched(heap, c))
         [[likely]]

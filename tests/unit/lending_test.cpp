@@ -6,6 +6,7 @@
 #include <malloc.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 #include "core/alloc.h"
@@ -104,4 +105,21 @@ TEST(Lending, ASizeBelowTheLendingRangeIsStillAMismatch) {
                  if (usable_size(p) == 1920) free_sized(p, 900);
                }),
                "size mismatch");
+}
+
+// A thread brings a packing class (size_class.h) into use when it fills a page of the class above
+// it: blocks of 8300 bytes come from the 9216-byte class until a page of it (14 blocks in two
+// slices) is full, then from the 8736-byte packing class (15 in the same two slices). No other
+// test here uses those sizes (and ctest runs each test in a process of its own).
+TEST(PackingClass, ComesIntoUseWhenAPageOfTheClassAboveFills) {
+  ASSERT_EQ(class_size(class_of(8300)), 9216u);
+  std::vector<void*> blocks;
+  for (int i = 0; i < 40; ++i) {
+    blocks.push_back(std::malloc(8300));
+    ASSERT_NE(blocks.back(), nullptr);
+  }
+  EXPECT_EQ(malloc_usable_size(blocks.front()), 9216u);
+  EXPECT_EQ(class_size(class_of(8300)), 8736u);
+  EXPECT_EQ(malloc_usable_size(blocks.back()), 8736u);
+  for (void* p : blocks) std::free(p);
 }
