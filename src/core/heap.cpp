@@ -48,15 +48,6 @@ constexpr Heap make_empty_heap(std::index_sequence<I...>) {
 // Constant-initialised: the fast path may read it before any constructor runs.
 constinit Heap g_empty_heap = make_empty_heap(std::make_index_sequence<kDirectCount>{});
 
-// The class table by steps (size_class.h): written only to bring a packing class into use, one
-// byte at a time, so a reader sees its old class or the new one.
-alignas(64) constinit std::array<uint8_t, kSteps> g_step_class = kStepClassAtStart;
-
-void use_packing_class(size_t c) noexcept {
-  for (size_t i = 0; i < kSteps; ++i)
-    if (kStepClass[i] == c)
-      __atomic_store_n(&g_step_class[i], static_cast<uint8_t>(c), __ATOMIC_RELAXED);
-}
 __thread Heap* tls_heap __attribute__((tls_model("initial-exec"))) = &g_empty_heap;
 
 namespace {

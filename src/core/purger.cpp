@@ -2,9 +2,8 @@
 // purged (1 MiB once the process has made a thread), an idle heap's pages may wait to be
 // reclaimed (heaps_reclaim_idle), or other threads' frees fill half of a heap's page
 // (remote_frees_filled_half_a_page in free.cpp), that maintains the arenas every fraction of the
-// purge delay. Without it, memory freed just before a program goes
-// idle (or stops allocating) would stay resident: the arenas are otherwise maintained only on
-// allocator slow paths.
+// purge delay. Without it, memory freed just before a program goes idle (or stops allocating)
+// would stay resident: the arenas are otherwise maintained only on allocator slow paths.
 //
 // The thread blocks every signal, allocates nothing from arenalloc's heaps, and only takes arena
 // locks with try_lock. It is started outside any allocator lock (pthread_create itself calls

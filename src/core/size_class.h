@@ -102,7 +102,7 @@ inline constexpr std::array<bool, kClassCount> kIsPacking = [] {
   }
   return t;
 }();
-inline bool is_packing_class(size_t c) {
+constexpr bool is_packing_class(size_t c) {
   return kIsPacking[c];
 }
 
@@ -153,7 +153,7 @@ inline constexpr std::array<uint8_t, kSteps> kStepClass = [] {
     t[i] = static_cast<uint8_t>(class_of_computed((i << kStepShift) + 1));
   return t;
 }();
-// The table in use: kStepClass with the packing classes not yet in use left out (core/heap.cpp).
+// The table in use: kStepClass with the packing classes not yet in use left out (size_class.cpp).
 extern std::array<uint8_t, kSteps> g_step_class ARENALLOC_HIDDEN;
 inline constexpr std::array<uint8_t, kSteps> kStepClassAtStart = [] {
   std::array<uint8_t, kSteps> t = kStepClass;
