@@ -3,9 +3,7 @@
 #include "core/alloc.h"
 
 #include <gtest/gtest.h>
-#include <malloc.h>
 
-#include <cstdlib>
 #include <vector>
 
 using namespace arenalloc;
