@@ -47,7 +47,6 @@ constexpr Heap make_empty_heap(std::index_sequence<I...>) {
 
 // Constant-initialised: the fast path may read it before any constructor runs.
 constinit Heap g_empty_heap = make_empty_heap(std::make_index_sequence<kDirectCount>{});
-
 __thread Heap* tls_heap __attribute__((tls_model("initial-exec"))) = &g_empty_heap;
 
 namespace {

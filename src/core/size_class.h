@@ -74,39 +74,8 @@ constexpr size_t packing_class_size(size_t b) {
   return fits ? packed : 0;
 }
 
-inline constexpr size_t kClassCount = [] {
-  size_t n = kSeriesClasses;
-  for (size_t b = 0; b < kSeriesClasses; ++b) n += packing_class_size(b) != 0;
-  return n;
-}();
-static_assert(kClassCount <= 256, "Page::size_class is a byte");
-
-// Every class in order of size: each series class, with its packing class just before it.
-inline constexpr std::array<uint32_t, kClassCount> kClassSize = [] {
-  std::array<uint32_t, kClassCount> t{};
-  size_t c = 0;
-  for (size_t b = 0; b < kSeriesClasses; ++b) {
-    if (size_t packed = packing_class_size(b)) t[c++] = static_cast<uint32_t>(packed);
-    t[c++] = static_cast<uint32_t>(series_class_size(b));
-  }
-  return t;
-}();
-
-// Whether class c is a packing class (the class above it is then its series class).
-inline constexpr std::array<bool, kClassCount> kIsPacking = [] {
-  std::array<bool, kClassCount> t{};
-  size_t c = 0;
-  for (size_t b = 0; b < kSeriesClasses; ++b) {
-    if (packing_class_size(b) != 0) t[c++] = true;
-    ++c;
-  }
-  return t;
-}();
-constexpr bool is_packing_class(size_t c) {
-  return kIsPacking[c];
-}
-
-// Where series class b is among all classes.
+// Where series class b is among all classes: each series class comes after its packing class,
+// where it has one. The other tables below follow from this one.
 inline constexpr std::array<uint8_t, kSeriesClasses> kSeriesIndex = [] {
   std::array<uint8_t, kSeriesClasses> t{};
   size_t c = 0;
@@ -116,6 +85,31 @@ inline constexpr std::array<uint8_t, kSeriesClasses> kSeriesIndex = [] {
   }
   return t;
 }();
+
+inline constexpr size_t kClassCount = size_t{kSeriesIndex[kSeriesClasses - 1]} + 1;
+static_assert(kClassCount <= 256, "Page::size_class is a byte");
+
+// Every class in order of size.
+inline constexpr std::array<uint32_t, kClassCount> kClassSize = [] {
+  std::array<uint32_t, kClassCount> t{};
+  for (size_t b = 0; b < kSeriesClasses; ++b) {
+    t[kSeriesIndex[b]] = static_cast<uint32_t>(series_class_size(b));
+    if (size_t packed = packing_class_size(b))
+      t[kSeriesIndex[b] - 1] = static_cast<uint32_t>(packed);
+  }
+  return t;
+}();
+
+// Whether class c is a packing class (the class above it is then its series class).
+inline constexpr std::array<bool, kClassCount> kIsPacking = [] {
+  std::array<bool, kClassCount> t{};
+  for (size_t b = 0; b < kSeriesClasses; ++b)
+    if (packing_class_size(b) != 0) t[kSeriesIndex[b] - 1] = true;
+  return t;
+}();
+constexpr bool is_packing_class(size_t c) {
+  return kIsPacking[c];
+}
 
 // The class for a request of n bytes, n <= kMaxClassSize: its series class, or the packing class
 // just below it if n fits there (the class before a series class without one is smaller than n).

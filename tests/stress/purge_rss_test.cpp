@@ -143,23 +143,23 @@ TEST(PurgeRss, PeakFreedByOthersWhileItsThreadsIdleIsReturned) {
 // idle: nothing looked at its pages again, and every block stayed resident in them (RSS at the
 // peak two seconds later, however long the process went on). Now the first remote frees start
 // the purger, which gives the pages back: 0.5-0.6 s here.
-void BuildThenFreeElsewhere(bool builder_exits, size_t kBytes = size_t(64) << 20,
-                            size_t kSize = 256) {
-  const size_t kBlocks = kBytes / kSize;
-  PointerArray array(kBlocks);
+void BuildThenFreeElsewhere(bool builder_exits, size_t bytes = size_t(64) << 20,
+                            size_t size = 256) {
+  const size_t blocks = bytes / size;
+  PointerArray array(blocks);
   void** ptrs = array.get();
   ASSERT_NE(ptrs, nullptr);
-  std::memset(ptrs, 0, kBlocks * sizeof(void*));  // resident before the baseline
-  std::free(std::malloc(kSize));                  // this thread's heap, before the baseline
+  std::memset(ptrs, 0, blocks * sizeof(void*));  // resident before the baseline
+  std::free(std::malloc(size));                  // this thread's heap, before the baseline
   const size_t start = RssBytes();
   bool built = true;
   auto build = [&] {
-    for (size_t i = 0; i < kBlocks && built; ++i) {
-      ptrs[i] = std::malloc(kSize);
+    for (size_t i = 0; i < blocks && built; ++i) {
+      ptrs[i] = std::malloc(size);
       if (ptrs[i] == nullptr)
         built = false;
       else
-        std::memset(ptrs[i], 0x3C, kSize);
+        std::memset(ptrs[i], 0x3C, size);
     }
   };
   if (builder_exits)
@@ -170,7 +170,7 @@ void BuildThenFreeElsewhere(bool builder_exits, size_t kBytes = size_t(64) << 20
   const size_t peak = RssBytes();
   // Nothing in the freeing thread allocates: it has no heap, and takes no page over.
   std::thread([&] {
-    for (size_t i = 0; i < kBlocks; ++i) std::free(ptrs[i]);
+    for (size_t i = 0; i < blocks; ++i) std::free(ptrs[i]);
   }).join();
   const size_t freed = RssBytes();
   size_t after = freed;
@@ -179,9 +179,9 @@ void BuildThenFreeElsewhere(bool builder_exits, size_t kBytes = size_t(64) << 20
   std::printf(
       "%zu-byte blocks built (the builder %s) and freed at once: RSS start %.1f MiB, peak %.1f, "
       "right after the frees %.1f, below start + 10%% of the increase after %.2f s (%.1f MiB)\n",
-      kSize, builder_exits ? "exited" : "waits", MiB(start), MiB(peak), MiB(freed), crossed,
+      size, builder_exits ? "exited" : "waits", MiB(start), MiB(peak), MiB(freed), crossed,
       MiB(after));
-  ASSERT_GE(peak, start + kBytes * 3 / 4) << "the blocks were not resident?";
+  ASSERT_GE(peak, start + bytes * 3 / 4) << "the blocks were not resident?";
   EXPECT_GE(crossed, 0) << "RSS " << MiB(after) << " MiB two seconds after the frees (start "
                         << MiB(start) << ", peak " << MiB(peak) << " MiB)";
 }
